@@ -1,0 +1,48 @@
+"""Shared test set-up: an isolated Prefect home and result store, and a Prefect server on demand.
+
+Prefect settings are read when prefect is first imported, so the environment is prepared here,
+before any test module imports prefect or prefect_jsoc.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+_ISOLATED_HOME = Path(tempfile.mkdtemp(prefix="prefect-jsoc-tests-"))
+os.environ["PREFECT_HOME"] = str(_ISOLATED_HOME / "prefect-home")
+os.environ["PREFECT_RESULTS_LOCAL_STORAGE_PATH"] = str(_ISOLATED_HOME / "prefect-results")
+os.environ["PREFECT_JSOC_STATE_DIR"] = str(_ISOLATED_HOME / "jsoc-state")
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"
+os.environ["PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW"] = "ignore"
+os.environ.setdefault("PARFIVE_HIDE_PROGRESS", "1")
+# Nothing in the tests may reach the real JSOC: point the default at a closed loopback port.
+os.environ["PREFECT_JSOC_SERVER_URL"] = "http://127.0.0.1:9/"
+os.environ.pop("PREFECT_JSOC_EMAIL", None)
+os.environ.pop("PREFECT_API_URL", None)
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One Prefect API server for the whole session (it takes up to ~30 s to start here).
+
+    Use it with ``pytestmark = pytest.mark.usefixtures("prefect_harness")`` in modules that run
+    tasks or flows.
+    """
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture()
+def isolated_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh ``PREFECT_JSOC_STATE_DIR`` for one test (export slots, ledgers)."""
+    state = tmp_path / "jsoc-state"
+    monkeypatch.setenv("PREFECT_JSOC_STATE_DIR", str(state))
+    return state
