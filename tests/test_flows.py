@@ -1,0 +1,109 @@
+"""End-to-end tests of the library flows against the emulator, through a real Prefect server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from astropy.io import fits
+
+from prefect_jsoc import JsocQuery, JsocSettings
+from prefect_jsoc.errors import JsocValidationError
+from prefect_jsoc.flows import Interval, QueryGrid, jsoc_fetch, jsoc_search
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+INTERVALS = [
+    Interval(start="2014-01-01T00:00:00", end="2014-01-01T00:01:30"),
+    Interval(start="2014-01-01T06:00:00", end="2014-01-01T06:01:30"),
+]
+
+
+@pytest.fixture()
+def emulator(jsoc_emulator, monkeypatch):
+    jsoc_emulator.configure(export_delay=0.5)
+    monkeypatch.setenv("PREFECT_JSOC_SERVER_URL", jsoc_emulator.url)
+    monkeypatch.setenv("PREFECT_JSOC_EMAIL", "flows@example.com")
+    monkeypatch.setenv("PREFECT_JSOC_POLL_INTERVAL", "0.5")
+    return jsoc_emulator
+
+
+def grid() -> QueryGrid:
+    return QueryGrid(series=["hmi.m_45s", "hmi.v_45s"], intervals=INTERVALS, options={"protocol": "fits"})
+
+
+def test_or_query_of_two_series_and_two_intervals_fetches_every_record(emulator, tmp_path: Path) -> None:
+    result = jsoc_fetch(grid(), path=str(tmp_path))
+
+    assert [b.series for b in result.blocks] == ["hmi.m_45s", "hmi.m_45s", "hmi.v_45s", "hmi.v_45s"]
+    assert result.ok, result.failed
+    for block in result.blocks:
+        assert block.records and block.records > 0
+        assert len(block.files) == block.records  # one segment per record in these series
+        assert block.request_id and block.request_id.startswith("JSOC_")
+    assert len(set(result.files)) == sum(b.records for b in result.blocks)
+    for path in result.files:
+        assert path.parent == tmp_path and not path.name.endswith(".part")
+        with fits.open(path) as hdul:
+            header = hdul[-1].header
+            assert header["T_REC"].startswith("2014.01.01_0")
+            assert hdul[-1].data is not None
+    assert not list(tmp_path.glob("*.part")) and not list(tmp_path.glob(".*.part"))
+    stats = emulator.stats()
+    assert stats["exports_submitted"] == 4
+    assert stats["max_pending_per_email"] == 1  # JSOC's rule held although 4 blocks ran at once
+
+
+def test_second_run_is_served_from_cache_and_fetches_nothing(emulator, tmp_path: Path) -> None:
+    first = jsoc_fetch(grid(), path=str(tmp_path))
+    emulator.reset()
+
+    second = jsoc_fetch(grid(), path=str(tmp_path))
+
+    stats = emulator.stats()
+    assert stats["exports_submitted"] == 0
+    assert stats["bytes_served"] == 0
+    assert stats["requests"].get("file:GET", 0) == 0
+    assert [b.request_id for b in second.blocks] == [b.request_id for b in first.blocks]
+    assert sorted(second.files) == sorted(first.files)
+    assert sum(b.downloaded for b in second.blocks) == 0
+    assert sum(b.skipped for b in second.blocks) == len(first.files)
+
+
+def test_dask_task_runner_gives_the_same_result(emulator, tmp_path: Path) -> None:
+    from prefect_dask import DaskTaskRunner
+
+    threads = jsoc_fetch(grid(), path=str(tmp_path / "threads"))
+    on_dask = jsoc_fetch.with_options(
+        task_runner=DaskTaskRunner(
+            cluster_kwargs={"n_workers": 1, "threads_per_worker": 8, "processes": False, "dashboard_address": None}
+        )
+    )(grid(), path=str(tmp_path / "dask"))
+
+    assert on_dask.ok
+    assert sorted(p.name for p in on_dask.files) == sorted(p.name for p in threads.files)
+    assert [b.request_id for b in on_dask.blocks] == [b.request_id for b in threads.blocks]
+    for a, b in zip(sorted(threads.files), sorted(on_dask.files)):
+        assert a.read_bytes() == b.read_bytes()
+
+
+def test_one_invalid_block_stops_the_fetch_before_any_export(emulator, tmp_path: Path) -> None:
+    queries = [
+        JsocQuery(series="hmi.m_45s", start="2014-01-01T00:00:00", end="2014-01-01T00:01:00"),
+        JsocQuery(series="hmi.m_45s", start="2014-01-01T00:00:00", end="2014-01-01T00:01:00", segments=["nope"]),
+    ]
+    with pytest.raises(JsocValidationError, match="nope"):
+        jsoc_fetch(queries, path=str(tmp_path))
+    assert emulator.stats()["exports_submitted"] == 0
+    assert not list(tmp_path.iterdir()) if tmp_path.exists() else True
+
+
+def test_search_flow_returns_a_typed_summary(emulator) -> None:
+    summary = jsoc_search(grid(), settings=JsocSettings(server_url=emulator.url))
+
+    assert len(summary.results) == 4
+    assert summary.count == sum(r.count for r in summary.results)
+    table = summary.table()
+    assert len(table) == summary.count
+    assert set(table["block"]) == {r.query.label for r in summary.results}
+    assert emulator.stats()["exports_submitted"] == 0
