@@ -65,15 +65,14 @@ def daily_sync(
         The ``FetchResult`` of the day.
     """
     start, end = previous_day_window(reference_time or _scheduled_time())
-    # JSOC ranges include their last slot; stop just before midnight so days do not overlap.
-    last = end - timedelta(seconds=1)
     get_run_logger().info("Syncing %s for %s .. %s (UTC).", ", ".join(series), start.isoformat(), end.isoformat())
-    options: dict = {"protocol": protocol}
+    # end_inclusive=False: a record exactly at midnight belongs to the next day's run, not to both.
+    options: dict = {"protocol": protocol, "end_inclusive": False}
     if segments:
         options["segments"] = segments
     if sample:
         options["sample"] = sample
     if wavelength is not None:
         options["wavelength"] = wavelength
-    queries = or_queries(series=series, intervals=[(start, last)], **options)
+    queries = or_queries(series=series, intervals=[(start, end)], **options)
     return jsoc_fetch(queries, path=f"{path.rstrip('/')}/{start:%Y-%m-%d}")

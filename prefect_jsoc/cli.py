@@ -117,7 +117,7 @@ def build_queries(
     if segments:
         options["segments"] = [s for item in segments for s in item.split(",") if s]
     if keywords:
-        options["keywords"] = [parse_keyword_filter(k) for k in keywords]
+        options["filters"] = [parse_keyword_filter(k) for k in keywords]
     if primekeys:
         options["primekeys"] = _parse_pairs(primekeys, "prime key")
     if protocol:

@@ -1,0 +1,432 @@
+"""The export state machine of ``jsoc_fetch``: request ids, status codes, limits, dedup, expiry.
+
+Checks run in this order for ``op=exp_request`` (status in brackets): notify address [4],
+record set [4], record count [4], size [3], transient hash failure (fault) [4], duplicate of an
+export made within ``dedup_window`` (same id, [2]), pending limits per e-mail and per client
+address [7], offline data [25], then either the quick path (``url_quick`` + ``as-is``: [0] at
+once, no request id) or a new staged request [2]. A staged request reports 1 on ``exp_status``
+until ``export_delay`` has passed, then 0 with the ``index.json`` document, and 5 once
+``export_retention`` has passed since completion.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .catalog import SegmentDef, SeriesDef
+from .config import EmulatorConfig
+from .faults import FaultInjector
+from .fitsfiles import sums_file_size
+from .records import Record, keyword_string, record_name, recnum, sums_dir
+from .recordset import RecordSet, RecordSetError, parse_recordset
+from .stats import Stats
+
+__all__ = ["Export", "ExportFile", "ExportManager", "IdAllocator", "format_filename"]
+
+_ID_RE = re.compile(r"^JSOC_\d{8}_\d+(_IN|_X_IN)?$")
+_CONTACT = "jsoc_help@jsoc.stanford.edu"
+DEFAULT_FILENAMEFMT = "{seriesname}.{recnum:%d}.{segment}"
+
+
+class IdAllocator:
+    """Makes ``JSOC_YYYYMMDD_NNN`` request ids that stay unique across restarts.
+
+    The daily serial never goes below the tenths of seconds elapsed since UTC midnight, so a
+    fresh process (or a restarted server) cannot hand out an id an earlier one used, and the
+    last serial is also kept in ``state_file`` when one is given.
+    """
+
+    def __init__(self, state_file: Path | None = None) -> None:
+        self._lock = threading.Lock()
+        self._state_file = state_file
+        self._day, self._serial = "", 0
+        if state_file is not None and state_file.exists():
+            try:
+                day, serial = state_file.read_text().split()
+                self._day, self._serial = day, int(serial)
+            except ValueError:
+                pass
+
+    def next(self, now: float) -> tuple[str, int]:
+        """A new ``(request_id, export storage-unit number)`` pair."""
+        moment = datetime.fromtimestamp(now, tz=timezone.utc)
+        day = moment.strftime("%Y%m%d")
+        floor = int((moment.hour * 3600 + moment.minute * 60 + moment.second + moment.microsecond / 1e6) * 10)
+        with self._lock:
+            last = self._serial if day == self._day else -1
+            self._day, self._serial = day, max(last + 1, floor)
+            serial = self._serial
+            if self._state_file is not None:
+                self._state_file.parent.mkdir(parents=True, exist_ok=True)
+                self._state_file.write_text(f"{day} {serial}\n")
+        sunum = int(f"9{day[2:]}{serial:07d}")
+        return f"JSOC_{day}_{serial:03d}", sunum
+
+
+@dataclass
+class ExportFile:
+    """One file of an export: its name, the record it holds and how to make it."""
+
+    filename: str
+    record: str
+    series: SeriesDef
+    rec: Record
+    segment: SegmentDef
+    kind: str  # "sums" (as-is bytes) or "fits" (keywords in the header)
+
+
+@dataclass
+class Export:
+    """A staged export request."""
+
+    request_id: str
+    sunum: int
+    email: str
+    ip: str
+    method: str
+    protocol: str
+    filenamefmt: str | None
+    process: str
+    recordset: RecordSet
+    limit: int
+    submitted: float
+    delay: float
+    rcount: int
+    size_mb: int
+    digest: str
+    polls: int = 0
+    files: list[ExportFile] | None = None
+    by_name: dict[str, ExportFile] = field(default_factory=dict)
+
+    @property
+    def dir(self) -> str:
+        """The export's directory, e.g. ``/SUM12/D91411240504001/S00000``."""
+        return f"/SUM{1 + self.sunum % 99}/D{self.sunum}/S00000"
+
+    @property
+    def completes_at(self) -> float:
+        """Wall time at which the export completes."""
+        return self.submitted + self.delay
+
+    @property
+    def is_tar(self) -> bool:
+        """True for ``url-tar`` exports."""
+        return self.method.endswith("-tar")
+
+    @property
+    def tar_name(self) -> str:
+        """Name of the tar file inside :attr:`dir`."""
+        return f"{self.request_id}.tar"
+
+
+def _protocol_kind(protocol: str) -> str | None:
+    head = protocol.split(",")[0].strip().lower()
+    if head in ("as-is", "su-as-is", "su"):
+        return "as-is"
+    if head == "fits":
+        return "fits"
+    return None
+
+
+_FMT_TOKEN = re.compile(r"\{([^{}:]+)(?::([^{}]*))?\}")
+
+
+def format_filename(fmt: str | None, series: SeriesDef, rec: Record, segment: SegmentDef, counter: int) -> str:
+    """Apply a JSOC ``filenamefmt`` (``{seriesname}``, ``{recnum:%d}``, ``{segment}``, ``{KEY}``,
+    ``{KEY:A}``, ``{#}``) to one file of a record."""
+    fmt = fmt or DEFAULT_FILENAMEFMT
+
+    def sub(m: re.Match[str]) -> str:
+        name, spec = m[1].strip(), (m[2] or "").strip()
+        if name == "seriesname":
+            return series.name
+        if name == "recnum":
+            return str(recnum(series, rec))
+        if name == "segment":
+            return segment.filename
+        if name == "#":
+            return str(counter)
+        kw = series.keyword(name)
+        if kw is None:
+            return name
+        value = keyword_string(series, rec, kw)
+        if spec.upper() == "A":
+            value = value.replace(".", "").replace(":", "")
+        return value
+
+    return re.sub(r"\s+", "", _FMT_TOKEN.sub(sub, fmt))
+
+
+class ExportManager:
+    """Holds the exports of one server run and answers ``exp_request``/``exp_status``.
+
+    Args:
+        config: Returns the current settings (they may change while the server runs).
+        stats: Counters to update.
+        ids: Request-id allocator shared across restarts.
+        faults: Source of the transient ``status4`` fault.
+        clock: Wall-clock source, replaceable in tests.
+    """
+
+    def __init__(self, config: Callable[[], EmulatorConfig], stats: Stats, ids: IdAllocator,
+                 faults: FaultInjector | None = None, clock: Callable[[], float] = time.time) -> None:
+        self._config = config
+        self._stats = stats
+        self._faults = faults or FaultInjector(0)
+        self._ids = ids
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._exports: dict[str, Export] = {}
+        self._by_sunum: dict[int, Export] = {}
+        self._by_digest: dict[str, Export] = {}
+
+    def forget(self) -> None:
+        """Drop every export (ids already handed out are never reused)."""
+        with self._lock:
+            self._exports.clear()
+            self._by_sunum.clear()
+            self._by_digest.clear()
+
+    # --- bookkeeping -------------------------------------------------------------------------
+
+    def _pending(self, now: float, *, email: str | None = None, ip: str | None = None) -> list[Export]:
+        return [
+            e for e in self._exports.values()
+            if now < e.completes_at
+            and (email is None or e.email.lower() == email.lower())
+            and (ip is None or e.ip == ip)
+        ]
+
+    def pending_now(self) -> int:
+        """Number of staged exports not completed yet."""
+        with self._lock:
+            return len(self._pending(self._clock()))
+
+    def by_sunum(self, sunum: int) -> Export | None:
+        """The export whose directory has storage-unit number ``sunum``."""
+        return self._by_sunum.get(sunum)
+
+    def is_registered(self, email: str) -> bool:
+        """True if ``email`` may export (registered address or domain)."""
+        cfg = self._config()
+        email = email.strip().lower()
+        if email in (e.lower() for e in cfg.registered_emails):
+            return True
+        domain = email.rpartition("@")[2]
+        return bool(domain) and domain in (d.lower() for d in cfg.registered_domains)
+
+    # --- exp_request -------------------------------------------------------------------------
+
+    def request(self, params: dict[str, str], ip: str) -> dict[str, Any]:
+        """Answer ``op=exp_request``; the reply's ``status`` is counted in the stats."""
+        with self._lock:
+            reply = self._request(params, ip)
+        self._stats.status_reply("exp_request", int(reply["status"]))
+        return reply
+
+    def _request(self, params: dict[str, str], ip: str) -> dict[str, Any]:
+        cfg = self._config()
+        now = self._clock()
+        notify = params.get("notify", "").strip()
+        if not notify:
+            return {"status": 4, "error": "Email address for notification was not specfied. It is required."}
+        if not self.is_registered(notify):
+            return {"status": 4,
+                    "error": "Cannot process your request. email address has been neither validated nor registered"}
+        method = params.get("method", "url").strip().lower() or "url"
+        protocol = params.get("protocol", "as-is").strip() or "as-is"
+        kind = _protocol_kind(protocol)
+        if method not in ("url_quick", "url", "url-tar"):
+            return {"status": 4, "error": f"Export method '{method}' is not supported."}
+        if kind is None:
+            return {"status": 4, "error": f"Export protocol '{protocol}' is not supported by this server."}
+        ds = params.get("ds", "").strip()
+        try:
+            rs = parse_recordset(ds)
+        except RecordSetError as exc:
+            if exc.kind == "series":
+                return {"status": 4, "error": f"Cannot export series '{exc.series}' - it does not exist.\n"}
+            if exc.kind == "multi":
+                return {"status": 4, "error": "Cannot specify subsets of records from different series.\n"}
+            if exc.kind in ("subset", "query", "segment"):
+                return {"status": 4, "error": f"Bad record-set subset specification '{ds}'.\n"}
+            return {"status": 4, "error": f"Bad record-set query '{ds}'.\n"}
+        process = params.get("process", "n=0")
+        limit = _process_limit(process)
+        count = rs.count(limit)
+        if count > cfg.max_export_records:
+            return {"status": 4, "error": f"Can not open RecordSet {count} is too many records in one request."}
+        if count == 0:
+            return {"status": 4, "error": "There are no files in this RecordSet"}
+        segments = _segments(rs)
+        size_mb = max(1, math.ceil(count * len(segments) * sums_file_size(cfg.file_size) / 1_048_576))
+        if size_mb > cfg.size_limit_mb:
+            return {"requestid": "VOID", "method": method, "protocol": protocol, "wait": 0, "status": 3,
+                    "count": count, "size": size_mb,
+                    "error": f"Request exceeds max byte limit of {int(cfg.size_limit_mb)}MB"}
+        if self._faults.roll("status4", cfg.status4_rate):
+            self._stats.fault("status4")
+            return {"status": 4, "error": "Cant save new export-request hash."}
+        staged_method = "url" if method == "url_quick" and kind != "as-is" else method
+        digest = _digest(rs, limit, params.get("filenamefmt"), process, protocol, staged_method)
+        dup = self._by_digest.get(digest)
+        if dup is not None and now - dup.submitted < cfg.dedup_window and staged_method != "url_quick":
+            return self._block(dup, 2, now)
+        waiting = self._pending(now, email=notify)
+        if len(waiting) >= cfg.max_pending_per_email:
+            ids = ",".join(e.request_id for e in waiting)
+            return {"status": 7, "error": (
+                f"User {notify} has {len(waiting)} pending export requests ({ids}); please wait until at "
+                "least one request has completed before submitting a new one.")}
+        if len(self._pending(now, ip=ip)) >= cfg.max_pending_per_ip:
+            return {"status": 7, "error": (
+                f"There are too many requests from {notify}; please wait until one or more requests have "
+                "completed before submitting a new one.")}
+        if cfg.offline:
+            self._stats.fault("offline")
+            request_id, _ = self._ids.next(now)
+            return {"status": 25, "requestid": request_id, "method": staged_method, "protocol": protocol,
+                    "wait": 0, "rcount": count, "size": size_mb,
+                    "error": ("One or more data files are offline; please send a request for help to "
+                              f"jsoc@sun.stanford.edu and include this request ID; {request_id}")}
+        if staged_method == "url_quick":
+            self._stats.submitted(None)
+            return self._quick(rs, limit, segments, count, size_mb, protocol)
+        request_id, sunum = self._ids.next(now)
+        export = Export(request_id, sunum, notify, ip, staged_method, protocol, params.get("filenamefmt"),
+                        process, rs, limit, now, max(0.0, cfg.export_delay), count, size_mb, digest)
+        self._exports[request_id] = export
+        self._by_sunum[sunum] = export
+        self._by_digest[digest] = export
+        self._stats.submitted(len(waiting) + 1)
+        return self._block(export, 2, now)
+
+    def _quick(self, rs: RecordSet, limit: int, segments: list[SegmentDef], count: int, size_mb: int,
+               protocol: str) -> dict[str, Any]:
+        s = rs.series
+        data = [
+            {"record": record_name(s, rec, seg.name), "filename": f"{sums_dir(s, rec)}/{seg.filename}"}
+            for rec in rs.records(limit) for seg in segments
+        ]
+        return {"rcount": count, "count": len(data), "size": size_mb, "dir": "", "data": data,
+                "requestid": "", "method": "url_quick", "protocol": protocol, "wait": 0, "status": 0}
+
+    def _block(self, e: Export, status: int, now: float, **extra: Any) -> dict[str, Any]:
+        wait = 999999 if status in (3, 4, 5) else max(0, math.ceil(e.completes_at - now))
+        reply = {"status": status, "requestid": e.request_id, "method": e.method, "protocol": e.protocol,
+                 "wait": wait, "rcount": e.rcount if status == 2 else 0, "size": e.size_mb}
+        reply.update(extra)
+        return reply
+
+    # --- exp_status --------------------------------------------------------------------------
+
+    def status(self, request_id: str) -> dict[str, Any]:
+        """Answer ``op=exp_status``; the reply's ``status`` is counted in the stats."""
+        with self._lock:
+            reply = self._status(request_id.strip())
+        self._stats.status_reply("exp_status", int(reply["status"]))
+        return reply
+
+    def _status(self, request_id: str) -> dict[str, Any]:
+        if not request_id:
+            return {"status": 4, "error": "RequestID must be provided"}
+        if not _ID_RE.match(request_id):
+            return {"status": 4, "error": f"Bad RequestID '{request_id}' provided."}
+        e = self._exports.get(request_id)
+        if e is None:
+            return {"status": 4, "error": f"invalid export DRMS record for ID `%s`{request_id}"}
+        now = self._clock()
+        cfg = self._config()
+        e.polls += 1
+        if e.polls <= cfg.notfound_polls:
+            return self._block(e, 6, now, error="can't locate export request", contact=_CONTACT)
+        if now < e.completes_at:
+            return self._block(e, 1, now)
+        if now >= e.completes_at + cfg.export_retention:
+            return self._block(e, 5, now, error="Request was completed but is now deleted, 7 day limit exceeded",
+                               contact=_CONTACT)
+        return self.index(e)
+
+    def completed(self, e: Export) -> bool:
+        """True if ``e`` is complete and not expired (its files may be downloaded)."""
+        now = self._clock()
+        return e.completes_at <= now < e.completes_at + self._config().export_retention
+
+    def files(self, e: Export) -> list[ExportFile]:
+        """The files of a staged export (computed once)."""
+        with self._lock:
+            return self._files(e)
+
+    def _files(self, e: Export) -> list[ExportFile]:
+        if e.files is None:
+            s = e.recordset.series
+            kind = "fits" if _protocol_kind(e.protocol) == "fits" else "sums"
+            out: list[ExportFile] = []
+            counter = 0
+            for rec in e.recordset.records(e.limit):
+                for seg in _segments(e.recordset):
+                    counter += 1
+                    name = format_filename(e.filenamefmt, s, rec, seg, counter)
+                    spec = record_name(s, rec, seg.name if kind == "sums" else None)
+                    if "|" in e.process:
+                        spec = spec.replace(s.name, f"{s.name}_mod", 1)
+                    out.append(ExportFile(name, spec, s, rec, seg, kind))
+            e.files = out
+            e.by_name = {f.filename: f for f in out}
+        return e.files
+
+    def index(self, e: Export) -> dict[str, Any]:
+        """The ``index.json`` of a completed export (all header values are strings)."""
+        files = self._files(e)
+        exptime = datetime.fromtimestamp(e.completes_at, tz=timezone.utc).strftime("%Y.%m.%d_%H:%M:%S_UT")
+        doc: dict[str, Any] = {
+            "version": "1", "requestid": e.request_id, "method": e.method, "protocol": e.protocol,
+            "wait": "0", "count": str(len(files)), "size": str(e.size_mb), "exptime": exptime,
+            "dir": e.dir, "status": "0",
+            "keywords": "**IN FITS FILES**" if _protocol_kind(e.protocol) == "fits"
+            else f"{e.dir}/{e.request_id}.keywords.txt",
+        }
+        if e.is_tar:
+            doc["tarfile"] = f"{e.dir}/{e.tar_name}"
+        doc["data"] = [{"record": f.record, "filename": f.filename} for f in files]
+        return doc
+
+
+def _segments(rs: RecordSet) -> list[SegmentDef]:
+    s = rs.series
+    if rs.segments:
+        return [s.segment(n) for n in rs.segments]  # type: ignore[misc]
+    return list(s.segments)
+
+
+def _process_limit(process: str) -> int:
+    head = process.split("|", 1)[0].strip()
+    if head.startswith("n="):
+        head = head[2:]
+    try:
+        return int(head or 0)
+    except ValueError:
+        return 0
+
+
+def _digest(rs: RecordSet, limit: int, fmt: str | None, process: str, protocol: str, method: str) -> str:
+    h = hashlib.md5(usedforsecurity=False)
+    h.update(f"{rs.series.name}|{fmt}|{process}|{protocol}|{method}|{rs.segments}|".encode())
+    batch = []
+    for rec in rs.records(limit):
+        batch.append(recnum(rs.series, rec))
+        if len(batch) >= 8192:
+            h.update(",".join(map(str, batch)).encode())
+            batch = []
+    h.update(",".join(map(str, batch)).encode())
+    return h.hexdigest()
+

@@ -1,0 +1,131 @@
+"""JsocClient against the emulator: series info cache, records, and transient-fault handling."""
+
+from __future__ import annotations
+
+import re
+import socket
+
+import pytest
+from jsoc_test_support import EMAIL, FAST, emu, hmi_query, requests, settings  # noqa: F401
+
+from prefect_jsoc import JsocSettings
+from prefect_jsoc.client import JsocClient, clear_series_cache, make_server_config
+from prefect_jsoc.errors import InvalidRecordSetError, JsocProtocolError, JsocTransientError, UnknownSeriesError
+
+RS = "hmi.M_45s[2014.01.01_00:00:35_TAI-2014.01.01_00:02:35_TAI]"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    clear_series_cache()
+
+
+class Sleeps(list):
+    """A fake sleep that records the delays instead of waiting."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def test_server_config_always_has_a_trailing_slash():
+    for url in ("http://127.0.0.1:8080", "http://127.0.0.1:8080/", "http://127.0.0.1:8080//"):
+        cfg = make_server_config(url)
+        assert cfg.url_jsoc_info == "http://127.0.0.1:8080/cgi-bin/ajax/jsoc_info"
+        assert cfg.http_download_baseurl == "http://127.0.0.1:8080/"
+
+
+def test_series_info_is_cached_per_process_and_case_insensitive(emu, settings):
+    client = JsocClient(settings)
+    info = client.series_info("hmi.M_45s")
+    assert info.primekeys == ("T_REC", "CAMERA")
+    assert info.time_primekeys == ("T_REC",)
+    assert "magnetogram" in info.segments
+    assert info.filename_format() == "hmi.m_45s.{T_REC:A}.{CAMERA}.{segment}"
+    JsocClient(settings).series_info("HMI.m_45s")
+    assert requests(emu, "jsoc_info:series_struct") == 1
+
+
+def test_unknown_series_lists_similar_names(settings):
+    with pytest.raises(UnknownSeriesError, match=re.escape(
+            f"The series 'hmi.M_45x' does not exist on {settings.server_url}. Series starting with 'hmi' include: "
+            "hmi.M_45s")):
+        JsocClient(settings).series_info("hmi.M_45x")
+
+
+def test_count_and_query_return_typed_columns(settings):
+    client = JsocClient(settings)
+    assert client.count(RS) == 3
+    table = client.query(RS, ["T_REC", "QUALITY", "DATAMEAN"], ["magnetogram"])
+    assert table.colnames == ["T_REC", "QUALITY", "DATAMEAN", "magnetogram"]
+    assert list(table["T_REC"]) == ["2014.01.01_00:00:45_TAI", "2014.01.01_00:01:30_TAI", "2014.01.01_00:02:15_TAI"]
+    assert table["QUALITY"].dtype.kind == "i"  # hexadecimal strings become integers, as drms does
+    assert table["DATAMEAN"].dtype.kind == "f"
+    assert all(str(p).startswith("/SUM") for p in table["magnetogram"])
+    empty = client.query("hmi.M_45s[2009.01.01_00:00:00_TAI-2009.01.01_00:01:00_TAI]", ["T_REC"])
+    assert len(empty) == 0 and empty.colnames == ["T_REC"]
+
+
+def test_bad_record_set_is_a_validation_error(settings):
+    with pytest.raises(InvalidRecordSetError, match="JSOC rejected the record set 'hmi.M_45s\\[2014'"):
+        JsocClient(settings).count("hmi.M_45s[2014")
+
+
+def test_http_500_is_retried_with_backoff_then_raised(emu, settings):
+    emu.configure(fail_rate=1.0)
+    sleeps = Sleeps()
+    client = JsocClient(settings.model_copy(update={"http_retries": 3}), sleep=sleeps)
+    with pytest.raises(JsocTransientError, match=re.escape("JSOC jsoc_info (series_struct) answered HTTP 500")):
+        client.series_info("hmi.M_45s")
+    assert len(sleeps) == 3
+    assert sleeps[0] < sleeps[1] < sleeps[2]  # exponential backoff (jitter stays within ±25 %)
+
+
+def test_throttling_honours_retry_after(emu, settings):
+    emu.configure(throttle_rate=1.0)
+    sleeps = Sleeps()
+    client = JsocClient(settings.model_copy(update={"http_retries": 2}), sleep=sleeps)
+    with pytest.raises(JsocTransientError) as info:
+        client.count(RS)
+    assert info.value.http_status in (429, 503)
+    assert info.value.retry_after == 1.0
+    assert sleeps and all(s >= 1.0 for s in sleeps)
+
+
+def test_calls_succeed_with_faults_on(emu, settings):
+    emu.configure(fail_rate=0.3, throttle_rate=0.1, seed=7)
+    client = JsocClient(settings.model_copy(update={"http_retries": 8}), sleep=Sleeps())
+    assert client.count(RS) == 3
+    assert len(client.query(RS, ["T_REC"])) == 3
+    assert client.check_email(EMAIL)[0] == 2
+    assert sum(emu.stats()["faults"].values()) > 0
+
+
+def test_slow_server_times_out_as_a_transient_error(emu, settings):
+    emu.configure(latency=2.0)
+    client = JsocClient(settings.model_copy(update={"request_timeout": 0.3, "http_retries": 0}))
+    with pytest.raises(JsocTransientError, match=re.escape("Could not reach JSOC jsoc_info (rs_summary)")):
+        client.count(RS)
+
+
+def test_unreachable_server_is_transient_and_a_404_is_not(emu, isolated_state_dir):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    client = JsocClient(JsocSettings(server_url=f"http://127.0.0.1:{dead}", http_retries=0, **FAST))
+    with pytest.raises(JsocTransientError, match=re.escape(f"Could not reach JSOC jsoc_info (rs_summary) at "
+                                                           f"http://127.0.0.1:{dead}/cgi-bin/ajax/")):
+        client.count(RS)
+    wrong = JsocClient(JsocSettings(server_url=emu.url + "not-here/", http_retries=0, **FAST))
+    with pytest.raises(JsocProtocolError, match="answered HTTP 404"):
+        wrong.count(RS)
+
+
+def test_check_email_and_export_round_trip(emu, settings):
+    client = JsocClient(settings)
+    assert client.check_email(EMAIL)[0] == 2
+    assert client.check_email("nobody@unregistered.net")[0] == 4
+    reply = client.submit_export(hmi_query(), EMAIL)
+    assert int(reply["status"]) == 2 and reply["requestid"].startswith("JSOC_")
+    status = client.export_status(reply["requestid"])
+    assert int(status["status"]) in (0, 1, 2, 6)
+    assert emu.stats()["exports_submitted"] == 1

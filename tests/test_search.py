@@ -1,0 +1,69 @@
+"""search: records and keywords as an astropy Table, the record count, caching, faults."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from astropy.table import Table
+from jsoc_test_support import emu, hmi_query, requests, settings  # noqa: F401
+
+from prefect_jsoc import search
+from prefect_jsoc.client import clear_series_cache
+from prefect_jsoc.errors import UnknownKeywordError
+from prefect_jsoc.validation import search_records
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    clear_series_cache()
+
+
+def test_default_keys_are_sunpys_display_keys(settings):
+    result = search_records(hmi_query(segments=[]), None, settings)
+    assert result.count == 3
+    assert isinstance(result.table, Table)
+    assert result.keywords == ["T_REC", "TELESCOP", "INSTRUME", "WAVELNTH", "CAR_ROT"]
+    assert result.table.colnames == result.keywords
+    assert list(result.table["TELESCOP"]) == ["SDO/HMI"] * 3
+    assert result.query.layout is not None
+
+
+def test_all_keys_requested_keys_and_segment_paths(settings):
+    everything = search_records(hmi_query(segments=[]), "all", settings)
+    assert len(everything.table.colnames) > 20 and "QUALITY" in everything.table.colnames
+    chosen = search_records(hmi_query(), ["t_rec", "quality", "*recnum*"], settings)
+    assert chosen.keywords == ["T_REC", "QUALITY", "*recnum*"]
+    assert chosen.table.colnames == ["T_REC", "QUALITY", "*recnum*", "magnetogram"]
+    assert all(str(p).startswith("/SUM") for p in chosen.table["magnetogram"])
+
+
+def test_unknown_keyword_names_it_and_lists_close_ones(settings):
+    with pytest.raises(UnknownKeywordError, match=re.escape(
+            "Keyword: 'QUALTY' is not supported by series: hmi.M_45s. Its keywords include ['QUALITY'")):
+        search_records(hmi_query(), ["T_REC", "QUALTY"], settings)
+
+
+def test_empty_interval_gives_zero_records(settings):
+    result = search_records(hmi_query(start="2009-01-01T00:00", end="2009-01-01T00:05"), None, settings)
+    assert result.count == 0 and len(result.table) == 0
+
+
+def test_search_task_is_cached_on_query_keys_and_server(emu, settings):
+    first = search(hmi_query(), keys=["T_REC"], settings=settings)
+    again = search(hmi_query(end="2014-01-01T00:02:00.000"), keys="T_REC", settings=settings)
+    assert again.count == first.count == 3
+    assert list(again.table["T_REC"]) == list(first.table["T_REC"])
+    assert requests(emu, "jsoc_info:rs_list") == 1
+    search(hmi_query(), keys=["T_REC", "QUALITY"], settings=settings)
+    assert requests(emu, "jsoc_info:rs_list") == 2
+
+
+def test_search_task_with_faults_on(emu, settings):
+    emu.configure(fail_rate=0.3, throttle_rate=0.1, seed=11)
+    flaky = settings.model_copy(update={"http_retries": 8})
+    result = search(hmi_query(end="2014-01-01T00:10:00"), keys=["T_REC", "QUALITY"], settings=flaky)
+    assert result.count == 14
+    assert sum(emu.stats()["faults"].values()) > 0
