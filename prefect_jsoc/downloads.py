@@ -11,7 +11,6 @@ present and valid are skipped, and failures are retried with backoff before
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import random
 import re

@@ -290,6 +290,7 @@ def jsoc_fetch(
     pending = [chain.futures[step] for chain in chains for step in STAGES[1:]]
     downloads_done = 0
     for future in as_completed(pending):
+        future.wait()  # records the final state on the future; `.state` would otherwise ask the API, which lags
         chain, step = owner[future.task_run_id]
         chain.finished_at[step] = time.monotonic()
         state = future.state

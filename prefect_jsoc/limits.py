@@ -19,7 +19,6 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
-import logging
 import os
 import time
 from collections.abc import Callable, Iterator

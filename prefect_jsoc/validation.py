@@ -6,14 +6,12 @@ These are the plain functions behind the ``validate`` and ``search`` tasks; they
 from __future__ import annotations
 
 import difflib
-import logging
 import math
 import threading
 import time
 from collections.abc import Sequence
 
 from prefect_jsoc.client import JsocClient, SeriesInfo
-from prefect_jsoc._log import get_logger as _logger
 from prefect_jsoc.errors import (
     ExportTooLargeError,
     InvalidEmailError,
@@ -216,6 +214,10 @@ def resolve_keys(keys: Sequence[str] | str | None, info: SeriesInfo) -> list[str
         if keys.strip().lower() in ("all", "**all**"):
             return ["**ALL**"]
         keys = [k for k in keys.replace(",", " ").split() if k]
+    if not isinstance(keys, (list, tuple)):
+        raise UnknownKeywordError(
+            f"Keywords can only be passed as a list or comma-separated strings; got {type(keys).__name__} {keys!r}."
+        )
     out = []
     for key in keys:
         if not isinstance(key, str):

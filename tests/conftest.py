@@ -40,9 +40,18 @@ def prefect_harness() -> Iterator[None]:
         yield
 
 
-@pytest.fixture()
-def isolated_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh ``PREFECT_JSOC_STATE_DIR`` for one test (export slots, ledgers)."""
-    state = tmp_path / "jsoc-state"
+@pytest.fixture(autouse=True)
+def isolated_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test starts with empty caches: its own Prefect result store and ``PREFECT_JSOC_STATE_DIR``.
+
+    The session emulator keeps its URL between tests, so without this a test would re-attach to
+    exports cached by an earlier test that the emulator has since forgotten.
+    """
+    from prefect.settings import PREFECT_RESULTS_LOCAL_STORAGE_PATH, temporary_settings
+
+    root = tmp_path_factory.mktemp("isolated")
+    state = root / "jsoc-state"
     monkeypatch.setenv("PREFECT_JSOC_STATE_DIR", str(state))
-    return state
+    monkeypatch.setenv("PREFECT_RESULTS_LOCAL_STORAGE_PATH", str(root / "prefect-results"))
+    with temporary_settings({PREFECT_RESULTS_LOCAL_STORAGE_PATH: root / "prefect-results"}):
+        yield state

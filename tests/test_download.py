@@ -102,8 +102,8 @@ def test_download_verifies_renames_and_skips_valid_files(emu, settings, manifest
 
 
 def test_download_recovers_from_truncated_and_dropped_transfers(emu, settings, manifest, tmp_path):
-    emu.configure(truncate_rate=0.5, drop_rate=0.3, seed=2)
-    result = download_manifest(manifest, tmp_path, settings.model_copy(update={"http_retries": 8}))
+    emu.configure(truncate_rate=0.25, drop_rate=0.15, seed=2)
+    result = download_manifest(manifest, tmp_path, settings.model_copy(update={"http_retries": 10, "retry_backoff": 0.01}))
     assert len(result.paths) == 3 and all(verify_file(p) is None for p in result.paths)
     assert leftovers(tmp_path) == []
     assert sum(emu.stats()["faults"].values()) > 0

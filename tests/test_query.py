@@ -200,6 +200,11 @@ BAD_SHAPES = [
     (dict(HMI, sample=0), InvalidSampleError, "The sample cadence must be a positive duration, got 0."),
     (dict(series="hmi.m_45s", primekeys={"CAMERA": 3}, sample=45), InvalidSampleError,
      "A sample cadence needs a time range; give start and end too."),
+    (dict(HMI, segments=5), UnknownSegmentError,
+     "Segments can only be passed as a comma-separated string or a list of strings."),
+    (dict(HMI, notify=""), InvalidEmailError, "Notify attribute must contain an email address."),
+    (dict(series="hmi.sharp_720s", primekeys={"T_REC": "2014.01.01", "T_OBS": "2014.01.01"}),
+     IncompatibleOptionsError, "Querying of series, having more than 1 Time-type prime-keys is not yet supported."),
     (dict(HMI, segments=["bad name"]), UnknownSegmentError, "Segment name 'bad name' is not a valid DRMS segment"),
     (dict(HMI, colour="blue"), InvalidOptionError, "JsocQuery got an unknown option 'colour'."),
 ]

@@ -46,6 +46,12 @@ def test_unknown_keyword_names_it_and_lists_close_ones(settings):
         search_records(hmi_query(), ["T_REC", "QUALTY"], settings)
 
 
+def test_keys_of_the_wrong_type_are_refused(settings):
+    with pytest.raises(UnknownKeywordError, match=re.escape(
+            "Keywords can only be passed as a list or comma-separated strings; got int 5.")):
+        search_records(hmi_query(), 5, settings)
+
+
 def test_empty_interval_gives_zero_records(settings):
     result = search_records(hmi_query(start="2009-01-01T00:00", end="2009-01-01T00:05"), None, settings)
     assert result.count == 0 and len(result.table) == 0

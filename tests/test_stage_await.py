@@ -6,10 +6,9 @@ import logging
 import re
 import tarfile
 import threading
-from pathlib import Path
 
 import pytest
-from jsoc_test_support import EMAIL, emu, hmi_query, requests, settings  # noqa: F401
+from jsoc_test_support import emu, hmi_query, requests, settings  # noqa: F401
 from prefect import flow
 
 from prefect_jsoc import await_export, download, stage

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from jsoc_test_support import EMAIL, emu, hmi_query, requests, settings  # noqa: F401
+from jsoc_test_support import emu, hmi_query, requests, settings  # noqa: F401
 
 from prefect_jsoc import JsocQuery, JsocSettings, stage, validate
 from prefect_jsoc.client import clear_series_cache
@@ -116,3 +116,12 @@ def test_validate_task_retries_transient_faults_but_not_validation_errors(emu, s
     with pytest.raises(JsocValidationError):
         state.result()
     assert requests(emu, "jsoc_info:series_struct") <= 1  # one attempt: validation errors are not retried
+
+
+def test_validate_task_retries_a_server_that_stays_down(emu, settings):
+    emu.configure(fail_rate=1.0)
+    no_inner_retries = settings.model_copy(update={"http_retries": 0})
+    quick_retry = validate.with_options(retry_delay_seconds=0, retry_jitter_factor=None)
+    state = quick_retry(hmi_query(), settings=no_inner_retries, return_state=True)
+    assert state.is_failed()
+    assert requests(emu, "jsoc_info:series_struct") == 4  # the first attempt and three task retries

@@ -305,6 +305,9 @@ async def _resolve_file(state: EmulatorState, request: web.Request) -> Path | No
                 return state.store.tar_file(export.request_id, members)
 
             return await asyncio.to_thread(build)
+        if name == f"{export.request_id}.keywords.txt" and files and files[0].kind == "sums":
+            return await asyncio.to_thread(state.store.text_file, export.request_id, name,
+                                           lambda: state.exports.keywords_text(export))
         item = export.by_name.get(name)
         if item is None:
             return None

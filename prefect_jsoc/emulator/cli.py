@@ -19,20 +19,30 @@ __all__ = ["emulator_command", "main"]
 def emulator_command(
     host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port; 0 picks a free one.")] = 8431,
-    data_dir: Annotated[Optional[Path], typer.Option(help="Cache for generated files (default: a temporary directory).")] = None,
+    data_dir: Annotated[
+        Optional[Path], typer.Option(help="Cache for generated files (default: a temporary directory).")
+    ] = None,
     export_delay: Annotated[float, typer.Option(help="Seconds until a staged export completes.")] = 3.0,
     latency: Annotated[float, typer.Option(help="Seconds added to every CGI call.")] = 0.0,
     fail_rate: Annotated[float, typer.Option(help="Fraction of CGI calls answered with HTTP 500.")] = 0.0,
     truncate_rate: Annotated[float, typer.Option(help="Fraction of downloads cut short.")] = 0.0,
     drop_rate: Annotated[float, typer.Option(help="Fraction of downloads whose connection is reset.")] = 0.0,
-    status4_rate: Annotated[float, typer.Option(help="Fraction of export requests failing with a transient status 4.")] = 0.0,
-    throttle_rate: Annotated[float, typer.Option(help="Fraction of CGI calls answered 503/429 with Retry-After.")] = 0.0,
+    status4_rate: Annotated[
+        float, typer.Option(help="Fraction of export requests failing with a transient status 4.")
+    ] = 0.0,
+    throttle_rate: Annotated[
+        float, typer.Option(help="Fraction of CGI calls answered 503/429 with Retry-After.")
+    ] = 0.0,
     bandwidth: Annotated[Optional[float], typer.Option(help="Bytes per second per download.")] = None,
     offline: Annotated[bool, typer.Option(help="Answer every export request with status 25.")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the fault injection.")] = 0,
     max_pending_per_email: Annotated[int, typer.Option(help="Pending exports per e-mail before status 7.")] = 1,
     file_size: Annotated[int, typer.Option(help="Approximate bytes of each generated FITS file.")] = 65_536,
-    registered_email: Annotated[Optional[list[str]], typer.Option(help="Extra registered address (repeatable); every address at example.com and example.org is registered.")] = None,
+    registered_email: Annotated[
+        Optional[list[str]],
+        typer.Option(help="Extra registered address (repeatable); every address at example.com and "
+                     "example.org is registered."),
+    ] = None,
 ) -> None:
     """Serve a JSOC emulator until interrupted (Ctrl-C or SIGTERM)."""
     try:
@@ -59,7 +69,7 @@ def emulator_command(
                err=True)
     sys.stdout.flush()
     try:
-        while not stop.wait(0.5):
+        while not stop.wait(0.2):
             pass
     finally:
         for sig, handler in previous.items():

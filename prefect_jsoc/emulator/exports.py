@@ -384,6 +384,19 @@ class ExportManager:
             e.by_name = {f.filename: f for f in out}
         return e.files
 
+    def keywords_text(self, e: Export) -> str:
+        """The ``<requestid>.keywords.txt`` table of an ``as-is`` export: one line per record."""
+        s = e.recordset.series
+        lines = ["\t".join(["RECORD", *(kw.name for kw in s.keywords)])]
+        seen = set()
+        for f in self.files(e):
+            if f.rec in seen:
+                continue
+            seen.add(f.rec)
+            values = [keyword_string(s, f.rec, kw) for kw in s.keywords]
+            lines.append("\t".join([record_name(s, f.rec), *values]))
+        return "\n".join(lines) + "\n"
+
     def index(self, e: Export) -> dict[str, Any]:
         """The ``index.json`` of a completed export (all header values are strings)."""
         files = self._files(e)

@@ -16,7 +16,7 @@ import tarfile
 import threading
 import uuid
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -157,6 +157,17 @@ class FileStore:
         rows, cols = image_shape(file_size)
         header = _export_header(series, rec, segment, rows, cols)
         return self._make(path, header, rows, cols, _seed(number, segment.name))
+
+    def text_file(self, request_id: str, name: str, make: Callable[[], str]) -> Path:
+        """Path of a text file of an export (e.g. ``<id>.keywords.txt``), written if needed."""
+        path = self.root / "exports" / request_id / name
+        with self._lock(path):
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+                tmp.write_text(make(), encoding="ascii")
+                os.replace(tmp, path)
+        return path
 
     def tar_file(self, request_id: str, members: Iterable[tuple[str, Path]]) -> Path:
         """Path of the tar of an export, built from ``(name, path)`` pairs if needed."""

@@ -12,7 +12,7 @@ import math
 import zlib
 from typing import NamedTuple
 
-from .catalog import KeywordDef, SeriesDef, find_series, series_by_sunum
+from .catalog import KeywordDef, SeriesDef, series_by_sunum
 from .drmstime import format_drms, format_iso_utc, slot_index, tai_from_calendar, tai_to_utc_label
 
 __all__ = [
@@ -322,7 +322,3 @@ def keyword_string(series: SeriesDef, rec: Record, kw: KeywordDef) -> str:
     """The value of a keyword for a record as ``jsoc_info`` prints it."""
     return format_value(series, kw, keyword_raw(series, rec, kw))
 
-
-def resolve_series(name: str) -> SeriesDef | None:
-    """Alias of :func:`catalog.find_series` for callers that only import this module."""
-    return find_series(name)

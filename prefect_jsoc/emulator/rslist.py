@@ -15,8 +15,9 @@ from .catalog import SeriesDef
 from .fitsfiles import image_shape, sums_file_size
 from .records import (
     Record,
+    harp_max,
+    harp_span,
     keyword_string,
-    record_from_recnum,
     record_name,
     recnum,
     slot_bounds,
@@ -85,11 +86,11 @@ def _edge_record(series: SeriesDef, slot: int, *, first: bool) -> Record | None:
     if series.other_values is not None:
         vals = series.other_values
         return Record(slot, vals[0] if first else vals[-1])
-    for number in (range(1, 65) if first else range(64, 0, -1)):
-        rec = record_from_recnum(series, (slot - slot_bounds(series)[0]) * 64 + number)
-        if rec is not None:
-            return rec
-    return None
+    harp = 1 if first else harp_max(series)
+    span = harp_span(series, harp)
+    if span is None:
+        return None
+    return Record(span[0] if first else span[1], harp)
 
 
 def rs_summary(rs: RecordSet, limit: int, started: float) -> dict[str, Any]:

@@ -138,11 +138,14 @@ class JsocEmulator:
             loop.run_until_complete(loop.shutdown_default_executor())
             loop.close()
 
+    def _current_config(self) -> EmulatorConfig:
+        return self._state.config if self._state is not None else self._config
+
     async def _serve(self) -> None:
         if self._state is None:
             self._state = EmulatorState(
                 config=self._config, stats=self._stats, faults=self._faults,
-                exports=ExportManager(lambda: self._state.config, self._stats, self._ids, self._faults),  # type: ignore[union-attr]
+                exports=ExportManager(self._current_config, self._stats, self._ids, self._faults),
                 store=self._store,
             )
         sock = socket.socket(socket.AF_INET6 if ":" in self._config.host else socket.AF_INET, socket.SOCK_STREAM)
@@ -255,5 +258,7 @@ class JsocEmulator:
         self._config = new
 
     def restore_defaults(self) -> None:
-        """Put every knob back to the values the emulator was created with."""
+        """Put every knob back to the values the emulator was created with and restart the
+        fault generators from the seed, so each test sees the same fault sequence."""
         self.configure(**self._defaults.knobs())
+        self._faults.reseed(self.config.seed)

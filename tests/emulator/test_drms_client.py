@@ -9,7 +9,7 @@ from drms.exceptions import DrmsQueryError
 
 from prefect_jsoc.emulator import JsocEmulator
 
-from .helpers import EMAIL, cgi
+from .helpers import cgi
 
 
 def test_series_lists_the_catalogue(client: drms.Client) -> None:
@@ -116,7 +116,8 @@ def test_zero_records_reply_has_no_arrays(client: drms.Client, emu: JsocEmulator
 
 
 def test_rs_summary_and_errors(emu: JsocEmulator) -> None:
-    doc = cgi(emu, "jsoc_info", op="rs_summary", ds="hmi.v_45s[2014.01.01_00:00:35_TAI-2014.01.01_01:00:35_TAI]{Dopplergram}")
+    ds = "hmi.v_45s[2014.01.01_00:00:35_TAI-2014.01.01_01:00:35_TAI]{Dopplergram}"
+    doc = cgi(emu, "jsoc_info", op="rs_summary", ds=ds)
     assert doc["count"] == 81 and doc["status"] == 0
     bad = cgi(emu, "jsoc_info", op="rs_list", ds="hmi.m_45s[2014", key="T_REC")
     assert bad == {"status": 1, "error": "invalid record-set specification `hmi.m_45s[2014`"}
@@ -162,4 +163,3 @@ def test_requests_are_counted_per_endpoint_and_op(client: drms.Client, emu: Jsoc
     assert requests["jsoc_info:series_struct"] >= 1 and requests["jsoc_info:rs_list"] == 1
     emu.reset()
     assert emu.stats()["requests"] == {}
-    assert EMAIL.endswith("example.com")

@@ -15,7 +15,7 @@ from parfive import Downloader
 from prefect_jsoc.emulator import JsocEmulator
 from prefect_jsoc.emulator.fitsfiles import sums_file_size
 
-from .helpers import EMAIL, cgi, fetch
+from .helpers import cgi, fetch
 
 QUICK_DS = "hmi.m_45s[2014.01.01_00:00:00_TAI/3m]{magnetogram}"
 
@@ -149,4 +149,3 @@ def test_faults_are_off_by_default(client: drms.Client, emu: JsocEmulator, tmp_p
         client.query("hmi.m_45s[2014.01.01/1m]", key="T_REC")
     assert not download(sums_urls(emu), tmp_path).errors
     assert emu.stats()["faults"] == {}
-    assert EMAIL

@@ -69,7 +69,8 @@ def test_cadence_subsamples_slots() -> None:
 
 
 def test_comma_lists_named_keys_first_last_and_recnums() -> None:
-    assert parse_recordset("hmi.m_45s[2014.01.01_00:00:00_TAI,2014.01.01_00:00:45_TAI,2014.01.01_00:00:00_TAI]").count() == 2
+    listed = "hmi.m_45s[2014.01.01_00:00:00_TAI,2014.01.01_00:00:45_TAI,2014.01.01_00:00:00_TAI]"
+    assert parse_recordset(listed).count() == 2
     assert parse_recordset("aia.lev1_euv_12s[2014-01-01T00:00:01Z][171,193]").count() == 2
     assert parse_recordset("aia.lev1_euv_12s[2014-01-01T00:00:01Z][WAVELNTH=94-193]").count() == 4
     assert parse_recordset("hmi.m_45s[T_REC=2014.01.01_00:00:00_TAI/1h][CAMERA=2]").count() == 80

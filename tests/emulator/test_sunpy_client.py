@@ -51,7 +51,8 @@ def test_wavelength_sample_and_segment(sunpy_jsoc: jsoc.JSOCClient) -> None:
 
 def test_primekey_and_several_segments(sunpy_jsoc: jsoc.JSOCClient) -> None:
     res = sunpy_jsoc.search(a.Time("2014-11-30T00:00:00", "2014-11-30T00:30:00"), a.jsoc.Series("hmi.sharp_720s"),
-                            a.jsoc.PrimeKey("HARPNUM", "4864"), a.jsoc.Segment("magnetogram") & a.jsoc.Segment("bitmap"))
+                            a.jsoc.PrimeKey("HARPNUM", "4864"),
+                            a.jsoc.Segment("magnetogram") & a.jsoc.Segment("bitmap"))
     assert len(res) == 4 and set(res["HARPNUM"]) == {4864}
     assert res["magnetogram"][0].endswith("/magnetogram.fits") and res["bitmap"][0].endswith("/bitmap.fits")
     every = sunpy_jsoc.search(a.jsoc.Series("hmi.sharp_720s"), a.jsoc.PrimeKey("T_REC", "2014.11.30_00:00:00_TAI"))
