@@ -179,7 +179,7 @@ def _print_table(rows: list[dict[str, Any]], title: str) -> None:
     table = Table(title=title)
     columns = list(rows[0]) if rows else []
     for column in columns:
-        table.add_column(str(column))
+        table.add_column(str(column), overflow="fold", no_wrap=column in ("block", "request"))
     for row in rows:
         table.add_row(*(str(row.get(c, "")) for c in columns))
     Console().print(table)
@@ -288,8 +288,26 @@ def fetch(
                   + "; ".join(f"{b.label}: {b.error}" for b in result.failed[:3]), EXIT_FAILED)
 
 
+def _terminal_rows(result: Any) -> list[dict[str, Any]]:
+    """A narrow per-block table for terminals (the UI's export summary has every column)."""
+    rows = []
+    for b in result.blocks:
+        t = b.timings
+        rows.append({
+            "block": b.label,
+            "request": b.request_id or "quick",
+            "files": len(b.files),
+            "MB": f"{b.bytes / 1e6:.1f}",
+            "new": b.downloaded,
+            "stage+wait s": f"{t.get('stage', 0) + t.get('await_export', 0):.1f}",
+            "download s": f"{t.get('download', 0):.1f}",
+            "status": "ok" if b.ok else f"failed in {b.failed_step}",
+        })
+    return rows
+
+
 def _report_fetch(result: Any) -> None:
-    _print_table(result.rows(), f"JSOC fetch from {result.server_url}")
+    _print_table(_terminal_rows(result), f"JSOC fetch from {result.server_url}")
     for file in result.files:
         typer.echo(str(file))
     typer.echo(

@@ -118,13 +118,23 @@ class SeriesInfo(BaseModel):
         """Prime keys whose type is ``time``."""
         return tuple(k for k in self.primekeys if self.keywords.get(k) == "time")
 
-    def layout(self) -> SeriesLayout:
-        """The :class:`~prefect_jsoc.query.SeriesLayout` used to build record sets."""
+    def layout(self, query: JsocQuery | None = None) -> SeriesLayout:
+        """The :class:`~prefect_jsoc.query.SeriesLayout` used to build record sets.
+
+        Args:
+            query: When given, only the keywords and segments this query uses are kept (their
+                server spelling), so the layout carried by handles and results stays small.
+        """
+        keywords: tuple[str, ...] = tuple(self.keywords)
+        segments: tuple[str, ...] = tuple(self.segments)
+        if query is not None:
+            keywords = tuple(k for k in (self.keyword(f.name) for f in query.filters) if k)
+            segments = tuple(s for s in (self.segment(name) for name in query.segments) if s)
         return SeriesLayout(
             primekeys=self.primekeys,
             time_primekeys=self.time_primekeys,
-            keywords=tuple(self.keywords),
-            segments=tuple(self.segments),
+            keywords=keywords,
+            segments=segments,
         )
 
     def keyword(self, name: str) -> str | None:
@@ -544,7 +554,7 @@ class JsocClient:
             The JSON reply as a dict.
         """
         info = self.series_info(query.series)
-        ds = recordset or query.recordset(query.layout or info.layout())
+        ds = recordset or query.recordset(query.layout or info.layout(query))
         fmt = filenamefmt or (info.filename_format() if query.method != "url_quick" else None)
         process = query.process()
         d = self._call(

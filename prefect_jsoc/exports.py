@@ -368,6 +368,15 @@ def stage_export(
         JsocExportError: When JSOC refuses the export (status 3, 4, 25, ...).
         JsocExportTimeout: When no slot became free within ``export_timeout``.
         JsocTransientError: When the server could not be reached after retries.
+
+    Example:
+        ```python
+        from prefect_jsoc import JsocQuery, JsocSettings
+        from prefect_jsoc.exports import stage_export
+        q = JsocQuery(series="hmi.M_45s", start="2014-01-01T00:00", end="2014-01-01T00:05")
+        handle = stage_export(q, JsocSettings(email="me@example.org"))
+        print(handle.request_id)
+        ```
     """
     settings = JsocSettings.resolve(settings)
     address = settings.notify_email(query.notify)
@@ -463,6 +472,14 @@ def wait_for_export(
         JsocExportTimeout: When the export is not ready within ``export_timeout`` (it stays
             pending on the server; running again re-attaches to it).
         JsocTransientError: When the server stayed unreachable for several polls in a row.
+
+    Example:
+        ```python
+        from prefect_jsoc.exports import stage_export, wait_for_export
+        manifest = wait_for_export(stage_export(q, settings), settings,
+                                   on_progress=lambda stage, fraction, detail: print(detail))
+        print([f.filename for f in manifest.files])
+        ```
     """
     settings = JsocSettings.resolve(settings)
     logger = _logger()

@@ -228,6 +228,12 @@ class JsocSettings(Block):
 
         Raises:
             MissingEmailError: When neither is set.
+
+        Example:
+            ```python
+            from prefect_jsoc import JsocSettings
+            assert JsocSettings(email="me@example.org").notify_email() == "me@example.org"
+            ```
         """
         if override:
             return override

@@ -165,12 +165,21 @@ def validate_query(
     Raises:
         JsocValidationError: A subclass naming the bad value and listing the valid ones.
         JsocTransientError: When the server could not be reached.
+
+    Example:
+        ```python
+        from prefect_jsoc import JsocQuery
+        from prefect_jsoc.validation import validate_query
+        q = JsocQuery(series="hmi.M_45s", start="2014-01-01T00:00", end="2014-01-01T00:05")
+        checked, count = validate_query(q)
+        print(checked.recordset(), count)
+        ```
     """
     settings = JsocSettings.resolve(settings)
     client = client or JsocClient(settings)
     info = client.series_info(query.series)
     _check_against_series(query, info)
-    validated = query.with_layout(info.layout())
+    validated = query.with_layout(info.layout(query))
     recordset = validated.recordset()
     count = client.count(recordset)
     if check_size and count > 0:
@@ -262,12 +271,21 @@ def search_records(
     Raises:
         JsocValidationError: For an unknown series, prime key, segment or keyword.
         JsocTransientError: When the server could not be reached.
+
+    Example:
+        ```python
+        from prefect_jsoc import JsocQuery
+        from prefect_jsoc.validation import search_records
+        q = JsocQuery(series="hmi.M_45s", start="2014-01-01T00:00", end="2014-01-01T00:05")
+        result = search_records(q, keys=["T_REC", "QUALITY"])
+        print(result.count, result.table)
+        ```
     """
     settings = JsocSettings.resolve(settings)
     client = client or JsocClient(settings)
     info = client.series_info(query.series)
     _check_against_series(query, info)
-    validated = query.with_layout(info.layout())
+    validated = query.with_layout(info.layout(query))
     key_list = resolve_keys(keys, info)
     segments = [info.segment(s) or s for s in query.segments] or None
     table = client.query(validated.recordset(), key_list, segments, series=info)

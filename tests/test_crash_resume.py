@@ -68,3 +68,21 @@ def test_killed_while_awaiting_resumes_with_the_same_request_id(emu, isolated_st
     assert second.stdout.split("\n")[:2] == [f"STAGED {request_id}", f"DONE {request_id} 3"]
     assert emu.stats()["exports_submitted"] == 1
     assert emu.stats()["requests"]["jsoc_fetch:exp_request"] == 1
+
+
+def test_a_stage_lock_left_by_a_killed_process_does_not_block_the_next_run(isolated_state_dir: Path):
+    import json
+    import socket
+
+    from prefect_jsoc.tasks import StateDirLockManager
+
+    manager = StateDirLockManager()
+    assert manager.lock_files_directory == (isolated_state_dir / "locks").resolve()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    manager.lock_files_directory.mkdir(parents=True)
+    (manager.lock_files_directory / "jsoc-stage-key.lock").write_text(json.dumps(
+        {"holder": "killed-run", "expiration": None, "host": socket.gethostname(), "pid": int(gone.stdout)}))
+    assert not manager.is_locked("jsoc-stage-key")
+    assert manager.acquire_lock("jsoc-stage-key", holder="next-run", acquire_timeout=1)
+    assert manager.is_lock_holder("jsoc-stage-key", "next-run")
+    manager.release_lock("jsoc-stage-key", "next-run")

@@ -13,7 +13,23 @@ Examples:
     ```
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from .config import EmulatorConfig
-from .server import JsocEmulator
+
+if TYPE_CHECKING:
+    from .server import JsocEmulator
 
 __all__ = ["EmulatorConfig", "JsocEmulator"]
+
+
+def __getattr__(name: str) -> Any:
+    # The server pulls in aiohttp, numpy and astropy; load it only when asked for, so that the
+    # pytest plugin costs nothing in sessions that never use the emulator.
+    if name == "JsocEmulator":
+        from .server import JsocEmulator
+
+        return JsocEmulator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

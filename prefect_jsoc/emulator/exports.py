@@ -279,7 +279,8 @@ class ExportManager:
         staged_method = "url" if method == "url_quick" and kind != "as-is" else method
         digest = _digest(rs, limit, params.get("filenamefmt"), process, protocol, staged_method)
         dup = self._by_digest.get(digest)
-        if dup is not None and now - dup.submitted < cfg.dedup_window and staged_method != "url_quick":
+        if (dup is not None and now - dup.submitted < cfg.dedup_window and staged_method != "url_quick"
+                and now < dup.completes_at + cfg.export_retention):
             return self._block(dup, 2, now)
         waiting = self._pending(now, email=notify)
         if len(waiting) >= cfg.max_pending_per_email:

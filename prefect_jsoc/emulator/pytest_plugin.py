@@ -13,11 +13,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
-from .server import JsocEmulator
+if TYPE_CHECKING:  # imported lazily so that loading the plugin costs nothing
+    from .server import JsocEmulator
 
 __all__ = [
     "EmulatorFactory",
@@ -46,6 +47,8 @@ def jsoc_emulator_config() -> dict[str, Any]:
 def jsoc_emulator_session(tmp_path_factory: pytest.TempPathFactory,
                           jsoc_emulator_config: dict[str, Any]) -> Iterator[JsocEmulator]:
     """One running emulator shared by the whole test session."""
+    from .server import JsocEmulator
+
     config = dict(jsoc_emulator_config)
     config.setdefault("data_dir", tmp_path_factory.mktemp("jsoc-emulator"))
     emulator = JsocEmulator(**config)
@@ -72,6 +75,8 @@ def jsoc_emulator(jsoc_emulator_session: JsocEmulator) -> Iterator[JsocEmulator]
 @pytest.fixture()
 def jsoc_emulator_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorFactory]:
     """Start extra emulators with custom settings; all are stopped at teardown."""
+    from .server import JsocEmulator
+
     started: list[JsocEmulator] = []
 
     def factory(**config: Any) -> JsocEmulator:

@@ -19,6 +19,10 @@ from pathlib import Path
 #: Where Debian's ``chromium`` package puts the browser; other names are tried after it.
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome")
 
+#: Debian packages: the browser, and a colour emoji font so that artifacts using emoji render as a
+#: user's desktop shows them instead of as empty boxes.
+APT_PACKAGES = ("chromium", "fonts-noto-color-emoji")
+
 #: Flags for a root, headless, offline Chromium: no sandbox (we may be root), no GPU, and no calls
 #: home (this machine's network is closed; without these Chromium keeps retrying Google's hosts).
 CHROMIUM_ARGS = (
@@ -79,7 +83,7 @@ def ensure_chromium() -> tuple[str | None, str]:
         return None, "no Chromium at /usr/bin/chromium and no apt-get to install Debian's `chromium` package"
     if os.geteuid() != 0:
         return None, "no Chromium at /usr/bin/chromium, and installing it with apt-get needs root (run `apt-get install -y chromium`)"
-    install = [apt, "-o", "DPkg::Lock::Timeout=120", "install", "-y", "-q", "chromium"]
+    install = [apt, "-o", "DPkg::Lock::Timeout=120", "install", "-y", "-q", "--no-install-recommends", *APT_PACKAGES]
     ok, why = _run(install, APT_INSTALL_TIMEOUT)
     if not ok:  # most often the package lists are missing or stale: refresh them once and retry
         updated, why_update = _run([apt, "-o", "DPkg::Lock::Timeout=120", "update", "-q"], APT_UPDATE_TIMEOUT)

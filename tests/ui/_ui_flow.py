@@ -2,8 +2,9 @@
 
 Executed by the UI test in a subprocess (so the test session's own Prefect state is untouched)::
 
-    python tests/ui/_ui_flow.py fetch   OUT.json DATA_DIR   # jsoc_fetch, OR query, JSOC emulator
-    python tests/ui/_ui_flow.py standin OUT.json DATA_DIR   # a look-alike, to debug the harness alone
+    python tests/ui/_ui_flow.py fetch          OUT.json DATA_DIR  # jsoc_fetch, OR query, JSOC emulator
+    python tests/ui/_ui_flow.py fetch-failures OUT.json DATA_DIR  # the same; 2 of the 4 blocks fail
+    python tests/ui/_ui_flow.py standin        OUT.json DATA_DIR  # a look-alike, to debug the harness
 
 The ``fetch`` run is the one the screenshots show: two series over two intervals (four blocks),
 fetched from the bundled JSOC emulator on loopback. The JSON names what the UI should show: the
@@ -26,13 +27,14 @@ INTERVALS = (
 )
 
 
-def run_fetch(data: Path) -> dict[str, Any]:
-    """``jsoc_fetch`` of 2 series x 2 intervals from a fresh JSOC emulator."""
+def run_fetch(data: Path, **emulator: Any) -> dict[str, Any]:
+    """``jsoc_fetch`` of 2 series x 2 intervals from a fresh JSOC emulator (``emulator``: its knobs)."""
     from prefect_jsoc.emulator import JsocEmulator
 
-    with JsocEmulator(export_delay=1.0, seed=7) as emu:
+    with JsocEmulator(export_delay=1.0, seed=7, **emulator) as emu:
         os.environ["PREFECT_JSOC_SERVER_URL"] = emu.url
         os.environ["PREFECT_JSOC_EMAIL"] = "ui-test@example.com"
+        from prefect_jsoc.artifacts import artifact_key
         from prefect_jsoc.flows import jsoc_fetch
         from prefect_jsoc.query import or_queries
         from prefect_jsoc.results import STAGES
@@ -40,20 +42,32 @@ def run_fetch(data: Path) -> dict[str, Any]:
         # One OR query per instrument (their segments differ): 2 series x 2 intervals = 4 blocks.
         queries = or_queries(series=[SERIES[0]], intervals=list(INTERVALS), segments=["magnetogram"])
         queries += or_queries(series=[SERIES[1]], intervals=list(INTERVALS), wavelength=171, segments=["image"])
-        state = jsoc_fetch(queries, path=str(data), fail_on_error=False, return_state=True)
+        # fail_on_error keeps its default (True): a run with failed blocks ends Failed and says why.
+        state = jsoc_fetch(queries, path=str(data), return_state=True)
         facts: dict[str, Any] = {
             "labels": [q.label for q in queries],
             "steps": list(STAGES),
+            "record_tables": [artifact_key("jsoc-records", q.label) for q in queries],
             "server_url": emu.url,
             "emulator": emu.stats(),
         }
-    if state.is_completed():
-        result = state.result()
+    result = state.result(raise_on_failure=False)
+    result = getattr(result, "result", result)  # a JsocFetchError carries the FetchResult
+    if hasattr(result, "blocks"):
         facts.update(
             files=len(result.files),
             failed=[f"{b.label} ({b.failed_step}): {b.error}" for b in result.failed],
+            failed_blocks=[{"label": b.label, "step": b.failed_step} for b in result.failed],
         )
     return {"state": state, **facts}
+
+
+def run_fetch_with_failures(data: Path) -> dict[str, Any]:
+    """The same fetch, but the emulator refuses exports of more than 5 records (JSOC's status 4).
+
+    The HMI blocks (3 records each) complete; the AIA blocks (11 records each) fail in ``stage``.
+    """
+    return run_fetch(data, max_export_records=5)
 
 
 def run_standin(data: Path) -> dict[str, Any]:
@@ -92,13 +106,17 @@ def run_standin(data: Path) -> dict[str, Any]:
         )
         return sum(counts)
 
-    return {"state": standin(return_state=True), "labels": labels, "steps": ["search"], "server_url": server}
+    return {
+        "state": standin(return_state=True), "labels": labels, "steps": ["search"], "server_url": server,
+        "record_tables": [], "failed": [], "failed_blocks": [],
+    }
 
 
 def main(argv: list[str]) -> int:
     kind, out, data = argv[1], Path(argv[2]), Path(argv[3])
     started = time.monotonic()
-    facts = {"fetch": run_fetch, "standin": run_standin}[kind](data)
+    runs = {"fetch": run_fetch, "fetch-failures": run_fetch_with_failures, "standin": run_standin}
+    facts = runs[kind](data)
     state = facts.pop("state")
     facts.update(
         kind=kind,

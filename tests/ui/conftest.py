@@ -68,16 +68,10 @@ def _wait_for(condition: Any, timeout: float, what: str) -> None:
         time.sleep(0.25)
 
 
-@pytest.fixture(scope="module")
-def fetch_run(prefect_ui_server: PrefectServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Run the fetch flow in a subprocess against the server; facts about the run for assertions.
-
-    ``PREFECT_JSOC_UI_FLOW=standin`` runs a look-alike flow instead (to debug the harness alone).
-    """
-    kind = os.environ.get("PREFECT_JSOC_UI_FLOW", "fetch")
-    base = tmp_path_factory.mktemp("prefect-ui-flow")
+def _run_flow(server: PrefectServer, kind: str, base: Path) -> dict[str, Any]:
+    """Run ``_ui_flow.py KIND`` against ``server`` in a subprocess; facts about the run."""
     out, log = base / "run.json", base / "flow.log"
-    env = prefect_ui_server.env(
+    env = server.env(
         PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         PREFECT_RESULTS_LOCAL_STORAGE_PATH=str(base / "results"),
         PREFECT_JSOC_STATE_DIR=str(base / "jsoc-state"),
@@ -93,20 +87,36 @@ def fetch_run(prefect_ui_server: PrefectServer, tmp_path_factory: pytest.TempPat
     facts = json.loads(out.read_text())
     facts.update(flow_seconds=time.monotonic() - started, flow_log=flow_log)
 
-    # Task-run states reach the server as events, recorded asynchronously: wait until all are in.
+    # Task-run states reach the server as events, recorded asynchronously: wait until all are in...
     body = {"flow_runs": {"id": {"any_": [facts["flow_run_id"]]}}}
     expected = facts["task_runs"]
     _wait_for(
-        lambda: _api(prefect_ui_server, "POST", "/task_runs/count", body) >= expected,
+        lambda: _api(server, "POST", "/task_runs/count", body) >= expected,
         60, f"{expected} task runs to be recorded",
     )
     # ... and none is still running (tasks skipped after a failed step stay Pending as NotReady).
     running = {**body, "task_runs": {"state": {"type": {"any_": ["RUNNING"]}}}}
     _wait_for(
-        lambda: _api(prefect_ui_server, "POST", "/task_runs/count", running) == 0,
+        lambda: _api(server, "POST", "/task_runs/count", running) == 0,
         60, "every task run to leave the Running state",
     )
     return facts
+
+
+@pytest.fixture(scope="module")
+def fetch_run(prefect_ui_server: PrefectServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """``jsoc_fetch`` of 2 series x 2 intervals from the emulator, run against the server.
+
+    ``PREFECT_JSOC_UI_FLOW=standin`` runs a look-alike flow instead (to debug the harness alone).
+    """
+    kind = os.environ.get("PREFECT_JSOC_UI_FLOW", "fetch")
+    return _run_flow(prefect_ui_server, kind, tmp_path_factory.mktemp("prefect-ui-fetch"))
+
+
+@pytest.fixture(scope="module")
+def failed_fetch_run(prefect_ui_server: PrefectServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The same fetch with an emulator that refuses the AIA exports: 2 of 4 blocks fail in stage."""
+    return _run_flow(prefect_ui_server, "fetch-failures", tmp_path_factory.mktemp("prefect-ui-fetch-failures"))
 
 
 @pytest.fixture(scope="module")
@@ -153,9 +163,9 @@ class Screenshots:
         self.saved: list[Path] = []
         self._to_publish: list[Path] = []
 
-    def __call__(self, page: Any, name: str, publish: bool = True) -> Path:
+    def __call__(self, page: Any, name: str, publish: bool = True, full_page: bool = True) -> Path:
         path = self.directory / name
-        page.screenshot(path=str(path), full_page=True)
+        page.screenshot(path=str(path), full_page=full_page)
         self.saved.append(path)
         if publish:
             self._to_publish.append(path)

@@ -1,0 +1,134 @@
+"""``python -m bench``: run the benchmark scenarios, print the table, write the JSON result.
+
+Options:
+    --only 1,4        run only these scenarios (1 download, 2 end-to-end, 3 re-run from cache,
+                      4 fan-out, 5 large search); 3 needs 2's first runs and runs them if needed
+    --repeats N       repeats per measurement (default 3; medians are reported)
+    --quick           one repeat and smaller sizes (a smoke run; the numbers are not the headline)
+    --out PATH        where to write the JSON (default bench/results/latest.json for a full run,
+                      bench/results/quick.json with --quick)
+    --keep            keep the temporary directory (downloads, logs, worker results)
+    --verbose         log every measurement to stderr
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+# Prefect reads its settings at import: give the bench process its own home, analytics off and a
+# generous start-up timeout for the one test server, before anything imports prefect.
+_HOME = Path(tempfile.mkdtemp(prefix="prefect-jsoc-bench-home-"))
+os.environ.setdefault("PREFECT_HOME", str(_HOME))
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+os.environ.setdefault("PREFECT_RESULTS_LOCAL_STORAGE_PATH", str(_HOME / "storage"))
+
+from bench._env import BenchContext, temp_root  # noqa: E402
+from bench._report import ScenarioResult, format_table  # noqa: E402
+from bench._timing import machine_info  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SCENARIOS = ("1", "5", "2", "3", "4")  # run order: cheapest and core-independent first
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description="prefect-jsoc benchmarks against the emulator.")
+    p.add_argument("--only", default="", help="comma-separated scenario numbers, e.g. 1,4")
+    p.add_argument("--repeats", type=int, default=None, help="repeats per measurement (default 3; 1 with --quick)")
+    p.add_argument("--quick", action="store_true", help="one repeat, smaller sizes (smoke run)")
+    p.add_argument("--out", default=None, help="JSON output path")
+    p.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    p.add_argument("--verbose", action="store_true", help="log every measurement")
+    return p.parse_args(argv)
+
+
+def _run_one(key: str, ctx: BenchContext, shared: dict) -> ScenarioResult:
+    if key == "1":
+        from bench import s1_download as mod
+    elif key == "2":
+        from bench import s2_fetch as mod
+    elif key == "3":
+        from bench import s3_rerun as mod
+    elif key == "4":
+        from bench import s4_fanout as mod
+    elif key == "5":
+        from bench import s5_search as mod
+    else:
+        raise SystemExit(f"unknown scenario {key!r}")
+    if key in ("2", "3"):
+        return mod.run(ctx, shared)
+    return mod.run(ctx)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    wanted = [s.strip() for s in args.only.split(",") if s.strip()] or list(SCENARIOS)
+    bad = [s for s in wanted if s not in SCENARIOS]
+    if bad:
+        print(f"unknown scenario(s): {', '.join(bad)}; choose from 1-5", file=sys.stderr)
+        return 2
+    order = [s for s in SCENARIOS if s in wanted]
+    repeats = args.repeats or (1 if args.quick else 3)
+    out = Path(args.out) if args.out else RESULTS / ("quick.json" if args.quick else "latest.json")
+    ctx = BenchContext(root=temp_root(), quick=args.quick, repeats=repeats, verbose=args.verbose)
+    started = time.perf_counter()
+    doc = {
+        "command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "repeats": repeats,
+        "machine": machine_info(),
+        "scenarios": [],
+    }
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    ctx.log(f"starting the Prefect test server (not timed); work dir {ctx.root}")
+    t0 = time.perf_counter()
+    try:
+        with prefect_test_harness(server_startup_timeout=120):
+            ctx.api_url = PREFECT_API_URL.value()
+            doc["prefect_server_start_seconds"] = round(time.perf_counter() - t0, 1)
+            ctx.log(f"Prefect test server up in {doc['prefect_server_start_seconds']} s at {ctx.api_url}")
+            shared: dict = {}
+            for key in order:
+                ctx.log(f"scenario {key} ...")
+                t1 = time.perf_counter()
+                try:
+                    res = _run_one(key, ctx, shared)
+                except Exception as exc:  # noqa: BLE001 - reported in the table and the JSON
+                    res = ScenarioResult(key, f"scenario {key}")
+                    res.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+                    ctx.log(f"scenario {key} failed: {exc}")
+                res.params["scenario_wall_seconds"] = round(time.perf_counter() - t1, 1)
+                doc["scenarios"].append(res.as_dict())
+                ctx.log(f"scenario {key} done in {res.params['scenario_wall_seconds']} s")
+    finally:
+        if not args.keep:
+            import shutil
+
+            shutil.rmtree(ctx.root, ignore_errors=True)
+            shutil.rmtree(_HOME, ignore_errors=True)
+    doc["wall_seconds"] = round(time.perf_counter() - started, 1)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    print()
+    print(format_table(doc["scenarios"]))
+    print()
+    print(f"total wall time {doc['wall_seconds']} s (Prefect test server start {doc.get('prefect_server_start_seconds')} s, "
+          f"not part of any measurement); JSON written to {out}")
+    misses = [h for s in doc["scenarios"] for h in s["headlines"] if h["pass"] is False]
+    errors = [s for s in doc["scenarios"] if s.get("error")]
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

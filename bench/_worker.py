@@ -1,0 +1,230 @@
+"""One measured contender in its own process: ``python -m bench._worker JOB SPEC.json OUT.json``.
+
+Each job times itself from just before the measured work to just after it (imports, interpreter
+start-up and the Prefect server are outside the timing) and writes a JSON result with
+``wall_seconds`` and the process's peak RSS. Jobs:
+
+* ``sunpy_fido``: ``Fido.search`` + ``Fido.fetch`` of an OR of blocks (sunpy's recommended way);
+* ``sunpy_client``: ``JSOCClient.search`` + ``JSOCClient.fetch`` of the same OR in one response;
+* ``jsoc_fetch``: our ``jsoc_fetch`` flow (settings from ``PREFECT_JSOC_*`` in the environment);
+* ``drms_loop``: a plain sequential drms loop: query, url_quick export, urllib download per block;
+* ``plain_loop``: our plain functions (validate, search, stage, await, download) in a loop, no
+  Prefect: the same work as the flow without orchestration;
+* ``noop_map``: a flow mapping N no-op tasks (Prefect's own floor per task run);
+* ``profile_flow``: ``jsoc_fetch`` under pyinstrument (writes a text and an HTML profile).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import operator
+import os
+import sys
+import time
+import traceback
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from bench._timing import peak_rss_mb
+
+EMAIL = "bench@example.org"
+
+
+def _queries(blocks: list[dict[str, Any]]) -> list[Any]:
+    from prefect_jsoc import JsocQuery
+
+    return [JsocQuery(**b) for b in blocks]
+
+
+def _patch_drms(url: str) -> None:
+    """Point drms's built-in ``jsoc`` server (what sunpy uses) at the emulator."""
+    from drms.config import _server_configs
+
+    from bench._env import drms_server_config
+
+    _server_configs["jsoc"] = drms_server_config(url, "JSOC")
+
+
+def _sunpy_attrs(blocks: list[dict[str, Any]]) -> Any:
+    import astropy.units as u
+    from sunpy.net import attrs as a
+
+    terms = []
+    for b in blocks:
+        term = a.Time(b["start"], b["end"]) & a.jsoc.Series(b["series"]) & a.jsoc.Notify(EMAIL)
+        for seg in b.get("segments") or []:
+            term = term & a.jsoc.Segment(seg)
+        for wl in b.get("wavelength") or []:
+            term = term & a.Wavelength(wl * u.AA)
+        terms.append(term)
+    return functools.reduce(operator.or_, terms)
+
+
+def job_sunpy_fido(spec: dict[str, Any]) -> dict[str, Any]:
+    _patch_drms(spec["url"])
+    from sunpy.net import Fido
+
+    query = _sunpy_attrs(spec["blocks"])
+    out: dict[str, Any] = {}
+    start = time.perf_counter()
+    try:
+        found = Fido.search(query)
+        out["search_seconds"] = time.perf_counter() - start
+        files = Fido.fetch(found, path=str(Path(spec["path"]) / "{file}"), progress=False,
+                           max_conn=spec.get("max_conn", 1))
+        out["files"] = len(files)
+        out["errors"] = len(files.errors)
+        out["error_text"] = [str(e) for e in files.errors[:3]]
+        out["ok"] = not files.errors
+    except Exception as exc:  # noqa: BLE001 - what sunpy does is the result
+        out["ok"] = False
+        out["exception"] = f"{type(exc).__name__}: {exc}"
+    out["wall_seconds"] = time.perf_counter() - start
+    return out
+
+
+def job_sunpy_client(spec: dict[str, Any]) -> dict[str, Any]:
+    _patch_drms(spec["url"])
+    from sunpy.net.jsoc import JSOCClient
+
+    query = _sunpy_attrs(spec["blocks"])
+    out: dict[str, Any] = {}
+    start = time.perf_counter()
+    try:
+        client = JSOCClient()
+        found = client.search(query)
+        out["search_seconds"] = time.perf_counter() - start
+        files = client.fetch(found, path=str(Path(spec["path"]) / "{file}"), progress=False)
+        out["files"] = len(files)
+        out["errors"] = len(files.errors)
+        out["ok"] = not files.errors
+    except Exception as exc:  # noqa: BLE001 - what sunpy does is the result
+        out["ok"] = False
+        out["exception"] = f"{type(exc).__name__}: {exc}"
+    out["wall_seconds"] = time.perf_counter() - start
+    return out
+
+
+def _fetch_summary(result: Any) -> dict[str, Any]:
+    return {
+        "files": len(result.files),
+        "failed_blocks": [f"{b.label}: {b.failed_step}: {b.error}" for b in result.failed][:5],
+        "downloaded": sum(b.downloaded for b in result.blocks),
+        "skipped": sum(b.skipped for b in result.blocks),
+        "ok": not result.failed,
+    }
+
+
+def job_jsoc_fetch(spec: dict[str, Any]) -> dict[str, Any]:
+    from prefect_jsoc.flows import jsoc_fetch
+
+    queries = _queries(spec["blocks"])
+    out: dict[str, Any] = {}
+    start = time.perf_counter()
+    try:
+        result = jsoc_fetch(queries, path=spec["path"], fail_on_error=False)
+        out.update(_fetch_summary(result))
+        out["flow_elapsed_seconds"] = result.elapsed_seconds
+    except Exception as exc:  # noqa: BLE001 - reported
+        out["ok"] = False
+        out["exception"] = f"{type(exc).__name__}: {exc}"
+        out["traceback"] = traceback.format_exc()[-4000:]
+    out["wall_seconds"] = time.perf_counter() - start
+    return out
+
+
+def job_profile_flow(spec: dict[str, Any]) -> dict[str, Any]:
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.005, async_mode="disabled")
+    profiler.start()
+    try:
+        out = job_jsoc_fetch(spec)
+    finally:
+        profiler.stop()
+    text = profiler.output_text(unicode=False, color=False, show_all=False)
+    Path(spec["profile_text"]).write_text(text)
+    with open(spec["profile_html"], "w") as fh:
+        fh.write(profiler.output_html())
+    out["profile_text"] = spec["profile_text"]
+    return out
+
+
+def job_drms_loop(spec: dict[str, Any]) -> dict[str, Any]:
+    import drms
+
+    from bench._env import drms_server_config
+
+    client = drms.Client(drms_server_config(spec["url"], "EMU"), email=EMAIL)
+    dest = Path(spec["path"])
+    dest.mkdir(parents=True, exist_ok=True)
+    keys = spec.get("keys") or ["T_REC", "TELESCOP", "INSTRUME", "WAVELNTH", "CAR_ROT"]
+    files = 0
+    start = time.perf_counter()
+    for i, ds in enumerate(spec["recordsets"]):
+        client.query(ds, key=keys)
+        req = client.export(ds, method="url_quick", protocol="as-is")
+        for j, url in enumerate(req.urls.url):
+            with urllib.request.urlopen(url, timeout=60) as reply, open(dest / f"{i:05d}.{j}.fits", "wb") as fh:
+                while chunk := reply.read(1 << 20):
+                    fh.write(chunk)
+            files += 1
+    return {"wall_seconds": time.perf_counter() - start, "files": files, "ok": files >= len(spec["recordsets"])}
+
+
+def job_plain_loop(spec: dict[str, Any]) -> dict[str, Any]:
+    from prefect_jsoc.downloads import download_manifest
+    from prefect_jsoc.exports import stage_export, wait_for_export
+    from prefect_jsoc.settings import JsocSettings
+    from prefect_jsoc.validation import search_records, validate_query
+
+    settings = JsocSettings.resolve()
+    queries = _queries(spec["blocks"])
+    files = 0
+    start = time.perf_counter()
+    for q in queries:
+        checked = validate_query(q, settings)[0]
+        found = search_records(checked, None, settings)
+        handle = stage_export(found.query, settings)
+        manifest = wait_for_export(handle, settings)
+        files += len(download_manifest(manifest, spec["path"], settings).paths)
+    return {"wall_seconds": time.perf_counter() - start, "files": files, "ok": files >= len(queries)}
+
+
+def job_noop_map(spec: dict[str, Any]) -> dict[str, Any]:
+    from prefect import flow, task
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    @task
+    def noop(i: int) -> int:
+        return i
+
+    @flow(task_runner=ThreadPoolTaskRunner(max_workers=spec.get("workers", 32)))
+    def noop_flow(n: int) -> int:
+        return len(noop.map(range(n)).result())
+
+    start = time.perf_counter()
+    count = noop_flow(spec["tasks"])
+    return {"wall_seconds": time.perf_counter() - start, "tasks": count, "ok": count == spec["tasks"]}
+
+
+JOBS = {name[4:]: fn for name, fn in globals().items() if name.startswith("job_")}
+
+
+def main() -> int:
+    job, spec_path, out_path = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    spec = json.loads(spec_path.read_text())
+    try:
+        out = JOBS[job](spec)
+    except Exception as exc:  # noqa: BLE001 - the parent reports it
+        out = {"ok": False, "exception": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+    out["peak_rss_mb"] = peak_rss_mb()
+    out["pid"] = os.getpid()
+    out_path.write_text(json.dumps(out, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
