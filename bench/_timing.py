@@ -54,10 +54,17 @@ def stopwatch() -> Iterator[Stopwatch]:
         sw.seconds = time.perf_counter() - start
 
 
-def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
-    """Peak resident set size of this process (or of its waited-for children) in MB."""
-    kib = resource.getrusage(who).ru_maxrss  # kilobytes on Linux
-    return kib / 1024.0
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process in MB.
+
+    Linux's ``VmHWM`` of the process's own address space. (``ru_maxrss`` is not used: on Linux a
+    child started with fork+exec inherits the parent's high-water mark, so a small worker would
+    report the bench process's size.)
+    """
+    value = _status_field(os.getpid(), "VmHWM")
+    if value is not None:
+        return value
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kilobytes on Linux
 
 
 def _status_field(pid: int, field: str) -> float | None:

@@ -136,19 +136,27 @@ def job_jsoc_fetch(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def job_profile_flow(spec: dict[str, Any]) -> dict[str, Any]:
+    """``jsoc_fetch`` under pyinstrument (main thread) and the all-thread sampler (task threads)."""
     from pyinstrument import Profiler
 
+    from bench._sampler import ThreadSampler
+
+    import prefect_jsoc.flows  # noqa: F401 - imports are not part of the profile
+
     profiler = Profiler(interval=0.005, async_mode="disabled")
+    sampler = ThreadSampler(interval=0.005)
+    sampler.start()
     profiler.start()
     try:
         out = job_jsoc_fetch(spec)
     finally:
         profiler.stop()
+        sampler.stop()
     text = profiler.output_text(unicode=False, color=False, show_all=False)
     Path(spec["profile_text"]).write_text(text)
-    with open(spec["profile_html"], "w") as fh:
-        fh.write(profiler.output_html())
-    out["profile_text"] = spec["profile_text"]
+    Path(spec["profile_html"]).write_text(profiler.output_html())
+    Path(spec["threads_text"]).write_text(sampler.report())
+    out.update({k: spec[k] for k in ("profile_text", "profile_html", "threads_text")})
     return out
 
 

@@ -142,8 +142,8 @@ def _settings(server_url: Optional[str], email: Optional[str], max_connections: 
         overrides["email"] = email
     if max_connections:
         overrides["max_connections"] = max_connections
-    settings = JsocSettings.resolve()
-    return settings.model_copy(update=overrides) if overrides else settings
+    # Explicit options win; PREFECT_JSOC_* variables fill in the rest (validated, e-mail kept secret).
+    return JsocSettings.resolve(JsocSettings(**overrides) if overrides else None)
 
 
 @contextmanager

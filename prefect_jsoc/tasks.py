@@ -15,8 +15,8 @@ Caching:
   isolation and a file lock, so re-runs and concurrent runs of the same query re-attach to one
   export. The notify e-mail and other settings do not change the key.
 * ``search`` is cached for 1 hour on the query, the requested keys and the server.
-* ``await_export`` is cached on the request id and server once the export is complete.
-* ``validate`` and ``download`` are not cached (``download`` skips verified files by itself).
+* ``validate``, ``await_export`` and ``download`` are not cached: ``await_export`` costs one status
+  call on a re-run and notices expired exports; ``download`` skips verified files by itself.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ from prefect_jsoc.query import JsocQuery
 from prefect_jsoc.settings import JsocSettings
 
 __all__ = [
-    "AWAIT_CACHE_EXPIRATION",
     "SEARCH_CACHE_EXPIRATION",
     "STAGE_CACHE_EXPIRATION",
     "await_export",
@@ -54,7 +53,6 @@ __all__ = [
 
 STAGE_CACHE_EXPIRATION = dt.timedelta(hours=24)
 SEARCH_CACHE_EXPIRATION = dt.timedelta(hours=1)
-AWAIT_CACHE_EXPIRATION = dt.timedelta(hours=24)
 _KEY_VERSION = "v1"
 _RETRIES = 3
 _RETRY_DELAYS = exponential_backoff(backoff_factor=5)  # 5 s, 10 s, 20 s (+ jitter)
@@ -123,10 +121,13 @@ def _as_query(value: Any) -> JsocQuery:
     return value
 
 
-def _stage_key(context: Any, parameters: dict[str, Any]) -> str:
+def _stage_key(context: Any, parameters: dict[str, Any]) -> str | None:
     from prefect_jsoc.exports import ExportLedger
 
-    query = _as_query(parameters["query"])
+    found = parameters["query"]
+    if isinstance(found, SearchResult) and found.count == 0:
+        return None  # nothing was exported; do not cache "empty", the records may appear later
+    query = _as_query(found)
     settings = _settings(parameters)
     key = query.cache_key()
     generation = ExportLedger(settings).generation(key)
@@ -143,11 +144,6 @@ def _search_key(context: Any, parameters: dict[str, Any]) -> str:
     digest = hashlib.sha256(blob.encode()).hexdigest()[:12]
     return f"jsoc-search-{_KEY_VERSION}-{query.cache_key()}-{digest}-{_scope(_settings(parameters))}"
 
-
-def _await_key(context: Any, parameters: dict[str, Any]) -> str:
-    handle: ExportHandle = parameters["handle"]
-    ident = handle.request_id or f"quick-{handle.query_key}"
-    return f"jsoc-await-{_KEY_VERSION}-{ident}-{_scope(_settings(parameters))}"
 
 
 # -- the stage lock -----------------------------------------------------------------------------
@@ -345,6 +341,24 @@ def search(
     return search_records(_as_query(query), keys, settings)
 
 
+def _empty_handle(query: JsocQuery, settings: JsocSettings) -> ExportHandle:
+    """The handle of a query with no records: complete at once, with no files and no request."""
+    return ExportHandle(
+        request_id=None,
+        query_key=query.cache_key(),
+        label=query.label,
+        series=query.series,
+        recordset=query.recordset(),
+        method=query.method,
+        protocol=query.protocol,
+        server_url=settings.server_url,
+        status=0,
+        files=[],
+        record_count=0,
+        query=query,
+    )
+
+
 @task(
     name="stage",
     task_run_name=_run_name("stage", "query"),
@@ -361,8 +375,8 @@ def stage(query: JsocQuery | SearchResult, settings: JsocSettings | None = None)
     this host; JSOC's status 7 is back-pressure (the task waits), never a failure.
 
     Args:
-        query: The query, or the ``SearchResult`` of ``search`` (its validated query is used, and an
-            empty result fails with ``NoRecordsError``).
+        query: The query, or the ``SearchResult`` of ``search`` (its validated query is used; an
+            empty result submits nothing and returns a complete handle with no files).
         settings: Server and politeness settings; ``None`` means ``JsocSettings.resolve()``. Only the
             server URL is part of the cache key.
 
@@ -389,27 +403,21 @@ def stage(query: JsocQuery | SearchResult, settings: JsocSettings | None = None)
             return handle.request_id
         ```
     """
-    from prefect_jsoc.errors import NoRecordsError
     from prefect_jsoc.exports import stage_export
 
     if isinstance(query, SearchResult):
         if query.count == 0:
-            raise NoRecordsError(
-                f"The query {query.query.label} matches no records, so there is nothing to export."
-            )
+            return _empty_handle(query.query, JsocSettings.resolve(settings))
         query = query.query
     if not isinstance(query, JsocQuery):
         raise JsocValidationError(f"stage needs a JsocQuery or a SearchResult, got {type(query).__name__}.")
     return stage_export(query, settings)
 
 
-@task(
-    name="await_export",
-    task_run_name=_run_name("await_export", "handle"),
-    cache_key_fn=_await_key,
-    cache_expiration=AWAIT_CACHE_EXPIRATION,
-    **_common,
-)
+# Not cached: one exp_status call per re-run is what notices that JSOC purged or forgot an
+# export (status 5, or an unknown id after a server restart), so the query is re-staged instead of
+# downloading from a stale manifest.
+@task(name="await_export", task_run_name=_run_name("await_export", "handle"), cache_policy=NO_CACHE, **_common)
 def await_export(handle: ExportHandle, settings: JsocSettings | None = None) -> ExportManifest:
     """Wait until a staged export is ready and return the manifest of its files.
 

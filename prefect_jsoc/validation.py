@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_KEYS",
     "EXPORT_SIZE_LIMIT_MB",
     "check_email",
+    "clear_email_cache",
     "mask_email",
     "search_records",
     "validate_query",
@@ -66,6 +67,12 @@ def _listing(valid: Sequence[str], bad: str, limit: int = 25) -> str:
     by_upper = {v.upper(): v for v in valid}
     shown = [by_upper[c] for c in close] or list(valid[:limit])
     return f"{shown} and {len(valid) - len(shown)} more"
+
+
+def clear_email_cache() -> None:
+    """Forget which e-mails were found registered (they are cached for an hour per process and server)."""
+    with _EMAIL_LOCK:
+        _EMAIL_OK.clear()
 
 
 def check_email(client: JsocClient, address: str) -> None:

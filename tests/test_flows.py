@@ -107,3 +107,17 @@ def test_search_flow_returns_a_typed_summary(emulator) -> None:
     assert len(table) == summary.count
     assert set(table["block"]) == {r.query.label for r in summary.results}
     assert emulator.stats()["exports_submitted"] == 0
+
+
+def test_a_block_without_records_completes_empty_and_exports_nothing(emulator, tmp_path: Path) -> None:
+    queries = [
+        JsocQuery(series="hmi.m_45s", start="2014-01-01T00:00:00", end="2014-01-01T00:01:00"),
+        JsocQuery(series="hmi.m_45s", start="2014-01-01T00:00:00", end="2014-01-01T00:01:00", filters=["QUALITY<0"]),
+    ]
+    result = jsoc_fetch(queries, path=str(tmp_path))
+
+    assert result.ok
+    full, empty = result.blocks
+    assert full.records and len(full.files) == full.records
+    assert empty.records == 0 and empty.files == [] and empty.request_id is None
+    assert emulator.stats()["exports_submitted"] == 1

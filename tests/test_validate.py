@@ -22,7 +22,7 @@ from prefect_jsoc.errors import (
     UnregisteredEmailError,
 )
 from prefect_jsoc.exports import stage_export
-from prefect_jsoc.validation import validate_query
+from prefect_jsoc.validation import clear_email_cache, validate_query
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -30,6 +30,7 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     clear_series_cache()
+    clear_email_cache()
 
 
 def test_validate_task_returns_the_query_with_its_exact_record_set(emu, settings):

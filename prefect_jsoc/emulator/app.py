@@ -9,6 +9,7 @@ Routes::
     GET|POST /cgi-bin/ajax/checkAddress.sh
     GET|HEAD /SUM{n}/D{sunum}/S{slot}/{file}  record files and export files (Range supported)
     GET      /_emulator/stats     POST /_emulator/reset[?exports=1]
+    GET      /_emulator/log       (recent requests with their time and injected fault)
     GET|POST /_emulator/config    (POST a JSON object of knobs to change them)
 """
 
@@ -42,6 +43,13 @@ __all__ = ["EmulatorState", "STATE", "create_app"]
 
 _EMAIL_RE = re.compile(r"^\s*[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,6}\s*$")
 _CHUNK = 1 << 18
+_BLOCK = 2880
+_STALL_LIMIT = 300.0
+_MAINTENANCE_PAGE = (
+    "<!DOCTYPE html>\n<html><head><title>JSOC</title></head>\n"
+    "<body><h1>JSOC is down for maintenance</h1><p>Please try again later.</p></body></html>\n"
+)
+_NOT_FITS = b"<html><body>The requested file is temporarily unavailable.</body></html>\n"
 _dumps = partial(json.dumps, ensure_ascii=True)
 
 
@@ -54,7 +62,7 @@ class EmulatorState:
     faults: FaultInjector
     exports: ExportManager
     store: FileStore
-    log: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=10_000))
+    log: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=10_000))
 
     def set_config(self, config: EmulatorConfig) -> None:
         """Swap the settings; a new seed restarts the fault generators."""
@@ -86,18 +94,25 @@ async def _cgi_faults(state: EmulatorState, name: str) -> web.Response | None:
     """Count the call and inject latency, throttling and HTTP 500 as configured."""
     cfg = state.config
     state.stats.request(name)
-    state.log.append(("CGI", name))
+    entry: dict[str, Any] = {"t": time.time(), "kind": "CGI", "what": name, "fault": None}
+    state.log.append(entry)
     if cfg.latency > 0:
         state.stats.fault("latency")
         await asyncio.sleep(cfg.latency)
     if state.faults.roll("throttle", cfg.throttle_rate):
         code = state.faults.choice("throttle_code", (503, 429))
         state.stats.fault("throttle")
+        entry["fault"] = f"http_{code}"
         reason = "Service Unavailable" if code == 503 else "Too Many Requests"
         return web.Response(status=code, text=f"{code} {reason}\n", headers={"Retry-After": "1"})
     if state.faults.roll("http_500", cfg.fail_rate):
         state.stats.fault("http_500")
+        entry["fault"] = "http_500"
         return web.Response(status=500, text="500 Internal Server Error\n")
+    if state.faults.roll("bad_json", cfg.bad_json_rate):
+        state.stats.fault("bad_json")
+        entry["fault"] = "bad_json"
+        return web.Response(status=200, content_type="text/html", text=_MAINTENANCE_PAGE)
     return None
 
 
@@ -249,7 +264,7 @@ async def sums_file(request: web.Request) -> web.StreamResponse:
     """Serve a record file or an export file, with ``Range`` and the download faults."""
     state = request.app[STATE]
     state.stats.request(f"file:{request.method}")
-    state.log.append((request.method, request.path_qs))
+    state.log.append({"t": time.time(), "kind": request.method, "what": request.path_qs, "fault": None})
     path = await _resolve_file(state, request)
     if path is None:
         raise web.HTTPNotFound(text="404 Not Found\n")
@@ -345,19 +360,35 @@ def _parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
     return (first, last)
 
 
+def _not_fits(offset: int, n: int) -> bytes:
+    """``n`` bytes of a repeated HTML error text, as if that text filled the file from byte 0."""
+    period = len(_NOT_FITS)
+    first = offset % period
+    return (_NOT_FITS * ((first + n) // period + 1))[first:first + n]
+
+
 async def _send_with_faults(state: EmulatorState, request: web.Request, path: Path, size: int,
                             span: tuple[int, int] | None, plan: DownloadPlan) -> web.StreamResponse:
     start, end = span if span else (0, size - 1)
+    if plan.wrong_length == "short":  # announce and send one FITS block less than the file has
+        state.stats.fault("wrong_length")
+        end = start + max(1, end - start + 1 - _BLOCK) - 1
     length = end - start + 1
     response = web.StreamResponse(status=206 if span else 200)
     response.content_type = "application/octet-stream"
-    response.content_length = length
+    if plan.wrong_length == "long":  # announce one block more than will be sent
+        state.stats.fault("wrong_length")
+        response.content_length = length + _BLOCK
+    else:
+        response.content_length = length
     response.headers["Accept-Ranges"] = "bytes"
     if span:
         response.headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     stop = plan.drop_at if plan.drop_at is not None else plan.truncate_at
     if plan.bandwidth:
         state.stats.fault("bandwidth")
+    if plan.non_fits:
+        state.stats.fault("non_fits")
     await response.prepare(request)
     sent, began = 0, time.monotonic()
     with open(path, "rb") as fh:
@@ -366,8 +397,12 @@ async def _send_with_faults(state: EmulatorState, request: web.Request, path: Pa
             n = min(65536, length - sent)
             if stop is not None:
                 n = min(n, stop - sent)
+            if plan.stall_at is not None:
+                n = min(n, plan.stall_at - sent)
             if n > 0:
                 data = fh.read(n)
+                if plan.non_fits:
+                    data = _not_fits(start + sent, len(data))
                 await response.write(data)
                 sent += len(data)
                 state.stats.served(len(data))
@@ -382,12 +417,32 @@ async def _send_with_faults(state: EmulatorState, request: web.Request, path: Pa
                     if transport is not None:
                         transport.close()
                 raise asyncio.CancelledError
+            if plan.stall_at is not None and sent >= plan.stall_at:
+                await _stall(state, request)
             if plan.bandwidth and sent < length:
                 ahead = sent / plan.bandwidth - (time.monotonic() - began)
                 if ahead > 0:
                     await asyncio.sleep(ahead)
+    if plan.wrong_length == "long":
+        transport = request.transport
+        if transport is not None:
+            transport.close()
+        raise asyncio.CancelledError
     await response.write_eof()
     return response
+
+
+async def _stall(state: EmulatorState, request: web.Request) -> None:
+    """Send nothing more and keep the connection open until the client closes it (or 300 s)."""
+    state.stats.fault("stall")
+    waited = 0.0
+    while request.transport is not None and not request.transport.is_closing() and waited < _STALL_LIMIT:
+        await asyncio.sleep(0.1)
+        waited += 0.1
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
+    raise asyncio.CancelledError
 
 
 # --- control API ------------------------------------------------------------------------------
@@ -399,10 +454,19 @@ async def get_stats(request: web.Request) -> web.Response:
     return _json(state.stats.snapshot(state.exports.pending_now()))
 
 
+async def get_log(request: web.Request) -> web.Response:
+    """``GET /_emulator/log``: recent requests, oldest first (``t`` is the Unix time of arrival,
+    ``kind`` is ``CGI``, ``GET`` or ``HEAD``, ``what`` the CGI and op or the path, ``fault`` the
+    fault injected into a CGI reply, if any)."""
+    state = request.app[STATE]
+    return _json(list(state.log))
+
+
 async def post_reset(request: web.Request) -> web.Response:
-    """``POST /_emulator/reset``: zero the stats (and forget exports with ``?exports=1``)."""
+    """``POST /_emulator/reset``: zero the stats and the log (and forget exports with ``?exports=1``)."""
     state = request.app[STATE]
     state.stats.reset()
+    state.log.clear()
     if request.query.get("exports") in ("1", "true"):
         state.exports.forget()
     return _json(state.stats.snapshot(state.exports.pending_now()))
@@ -446,6 +510,7 @@ def create_app(state: EmulatorState) -> web.Application:
         app.router.add_route("POST", f"{cgi}/{name}", handler)
     app.router.add_get(r"/SUM{part:\d+}/D{sunum:\d+}/S{slot:\d+}/{name}", sums_file)
     app.router.add_get("/_emulator/stats", get_stats)
+    app.router.add_get("/_emulator/log", get_log)
     app.router.add_post("/_emulator/reset", post_reset)
     app.router.add_route("GET", "/_emulator/config", config_api)
     app.router.add_route("POST", "/_emulator/config", config_api)

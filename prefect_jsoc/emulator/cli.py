@@ -38,6 +38,21 @@ def emulator_command(
     seed: Annotated[int, typer.Option(help="Seed of the fault injection.")] = 0,
     max_pending_per_email: Annotated[int, typer.Option(help="Pending exports per e-mail before status 7.")] = 1,
     file_size: Annotated[int, typer.Option(help="Approximate bytes of each generated FITS file.")] = 65_536,
+    bad_json_rate: Annotated[
+        float, typer.Option(help="Fraction of CGI calls answered with an HTML page instead of JSON.")
+    ] = 0.0,
+    non_fits_rate: Annotated[
+        float, typer.Option(help="Fraction of downloads whose bytes are not FITS (right length).")
+    ] = 0.0,
+    stall_downloads: Annotated[
+        float, typer.Option(help="Fraction of downloads that stop sending but keep the connection open.")
+    ] = 0.0,
+    hostile_filenames: Annotated[
+        Optional[str], typer.Option(help="Export file names that escape the directory: dotdot, absolute or control.")
+    ] = None,
+    wrong_length: Annotated[
+        Optional[str], typer.Option(help="File sizes that lie: short, long or index.")
+    ] = None,
     registered_email: Annotated[
         Optional[list[str]],
         typer.Option(help="Extra registered address (repeatable); every address at example.com and "
@@ -51,7 +66,9 @@ def emulator_command(
             fail_rate=fail_rate, truncate_rate=truncate_rate, drop_rate=drop_rate, status4_rate=status4_rate,
             throttle_rate=throttle_rate, bandwidth=bandwidth, offline=offline, seed=seed,
             max_pending_per_email=max_pending_per_email, file_size=file_size,
-            registered_emails=tuple(registered_email or ()),
+            registered_emails=tuple(registered_email or ()), bad_json_rate=bad_json_rate,
+            non_fits_rate=non_fits_rate, stall_downloads=stall_downloads, hostile_filenames=hostile_filenames,
+            wrong_length=wrong_length,
         )
     except ValueError as exc:
         typer.echo(f"Error: {exc}", err=True)

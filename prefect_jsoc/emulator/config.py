@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EmulatorConfig", "RUNTIME_KNOBS"]
+__all__ = ["EmulatorConfig", "HOSTILE_FILENAMES", "RUNTIME_KNOBS", "WRONG_LENGTHS"]
+
+#: Values of :attr:`EmulatorConfig.hostile_filenames`.
+HOSTILE_FILENAMES = ("dotdot", "absolute", "control")
+#: Values of :attr:`EmulatorConfig.wrong_length`.
+WRONG_LENGTHS = ("short", "long", "index")
+_RATES = ("fail_rate", "status4_rate", "throttle_rate", "truncate_rate", "drop_rate", "bad_json_rate",
+          "non_fits_rate", "stall_downloads")
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,23 @@ class EmulatorConfig:
         notfound_polls: ``exp_status`` polls of a new request that answer status 6 (not found
             yet), the race drms retries on.
         seed: Seed of the fault-injection random generators.
+        hostile_filenames: ``None``, or how the ``filename`` values of a staged export's index
+            try to escape the download directory: ``"dotdot"`` (``../../<name>``),
+            ``"absolute"`` (``/tmp/<name>``) or ``"control"`` (a newline and an ANSI escape in
+            the name).
+        bad_json_rate: Fraction of CGI calls answered HTTP 200 with an HTML page instead of JSON.
+        non_fits_rate: Fraction of file downloads whose body is not FITS (an HTML error text
+            repeated) but has exactly the right length.
+        wrong_length: ``None``, or how file sizes lie: ``"short"`` (the response announces and
+            sends one 2880-byte block less than the file: a clean but short download),
+            ``"long"`` (``Content-Length`` announces one block more than is sent, then the
+            connection closes) or ``"index"`` (the export index gives every file a ``size``
+            smaller than the file really is).
+        stall_downloads: Fraction of file downloads that stop sending part-way and hold the
+            connection open without closing it (until the client gives up, or 300 s).
+
+    The last five are hostile-server knobs: they make the emulator misbehave on purpose, to
+    test that a client refuses bad data instead of keeping it.
     """
 
     host: str = "127.0.0.1"
@@ -65,12 +89,23 @@ class EmulatorConfig:
     dedup_window: float = 86400.0
     notfound_polls: int = 0
     seed: int = 0
+    hostile_filenames: str | None = None
+    bad_json_rate: float = 0.0
+    non_fits_rate: float = 0.0
+    wrong_length: str | None = None
+    stall_downloads: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("fail_rate", "status4_rate", "throttle_rate", "truncate_rate", "drop_rate"):
+        for name in _RATES:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}.")
+        if self.hostile_filenames is not None and self.hostile_filenames not in HOSTILE_FILENAMES:
+            raise ValueError(f"hostile_filenames must be None or one of {', '.join(HOSTILE_FILENAMES)}, "
+                             f"got {self.hostile_filenames!r}.")
+        if self.wrong_length is not None and self.wrong_length not in WRONG_LENGTHS:
+            raise ValueError(f"wrong_length must be None or one of {', '.join(WRONG_LENGTHS)}, "
+                             f"got {self.wrong_length!r}.")
         if self.file_size < 512:
             raise ValueError(f"file_size must be at least 512 bytes, got {self.file_size}.")
         if self.bandwidth is not None and self.bandwidth <= 0:

@@ -411,8 +411,28 @@ class ExportManager:
         }
         if e.is_tar:
             doc["tarfile"] = f"{e.dir}/{e.tar_name}"
-        doc["data"] = [{"record": f.record, "filename": f.filename} for f in files]
+        cfg = self._config()
+        doc["data"] = [{"record": f.record, "filename": _hostile(f.filename, cfg.hostile_filenames)} for f in files]
+        if cfg.hostile_filenames:
+            self._stats.fault("hostile_filenames")
+        if cfg.wrong_length == "index":
+            self._stats.fault("wrong_length")
+            lie = str(max(1, sums_file_size(cfg.file_size) - 2880))
+            for row in doc["data"]:
+                row["size"] = lie
         return doc
+
+
+def _hostile(name: str, mode: str | None) -> str:
+    """A file name that tries to escape the download directory (``hostile_filenames``)."""
+    if mode == "dotdot":
+        return f"../../{name}"
+    if mode == "absolute":
+        return f"/tmp/{name}"
+    if mode == "control":
+        stem, dot, ext = name.rpartition(".")
+        return f"{stem}\n\x1b[2K{dot}{ext}" if dot else f"{name}\n\x1b[2K"
+    return name
 
 
 def _segments(rs: RecordSet) -> list[SegmentDef]:

@@ -25,16 +25,23 @@ class DownloadPlan:
             (``Content-Length`` still announces the full length).
         drop_at: Reset the connection after this many bytes.
         bandwidth: Bytes per second to pace the body at, or None.
+        stall_at: Stop sending after this many bytes but keep the connection open.
+        non_fits: Replace the body by non-FITS bytes of the same length.
+        wrong_length: ``"short"`` or ``"long"`` (see ``EmulatorConfig.wrong_length``), or None.
     """
 
     truncate_at: int | None = None
     drop_at: int | None = None
     bandwidth: float | None = None
+    stall_at: int | None = None
+    non_fits: bool = False
+    wrong_length: str | None = None
 
     @property
     def clean(self) -> bool:
         """True when nothing is injected (the file can be sent with sendfile)."""
-        return self.truncate_at is None and self.drop_at is None and self.bandwidth is None
+        return (self.truncate_at is None and self.drop_at is None and self.bandwidth is None
+                and self.stall_at is None and not self.non_fits and self.wrong_length is None)
 
 
 class FaultInjector:
@@ -78,9 +85,13 @@ class FaultInjector:
 
     def plan_download(self, config: EmulatorConfig, length: int) -> DownloadPlan:
         """Decide the faults of one file GET whose body is ``length`` bytes."""
-        truncate_at = drop_at = None
+        truncate_at = drop_at = stall_at = None
         if self.roll("drop", config.drop_rate):
             drop_at = self.cut("drop", length)
         elif self.roll("truncate", config.truncate_rate):
             truncate_at = self.cut("truncate", length)
-        return DownloadPlan(truncate_at, drop_at, config.bandwidth)
+        elif self.roll("stall", config.stall_downloads):
+            stall_at = self.cut("stall", length)
+        non_fits = self.roll("non_fits", config.non_fits_rate)
+        wrong = config.wrong_length if config.wrong_length in ("short", "long") else None
+        return DownloadPlan(truncate_at, drop_at, config.bandwidth, stall_at, non_fits, wrong)

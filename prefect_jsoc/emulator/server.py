@@ -235,8 +235,22 @@ class JsocEmulator:
         return self._stats.snapshot(pending)
 
     def reset(self) -> None:
-        """Zero the counters (``POST /_emulator/reset``)."""
+        """Zero the counters and clear the request log (``POST /_emulator/reset``)."""
         self._stats.reset()
+        if self._state is not None:
+            self._call(self._state.log.clear)
+
+    def log(self) -> list[dict[str, Any]]:
+        """Recent requests, oldest first, same document as ``GET /_emulator/log``.
+
+        Each entry has ``t`` (Unix time of arrival), ``kind`` (``CGI``, ``GET`` or ``HEAD``),
+        ``what`` (e.g. ``jsoc_fetch:exp_status`` or the file path) and ``fault`` (the fault
+        injected into a CGI reply, e.g. ``http_503``, or None).
+        """
+        if self._state is None:
+            return []
+        state = self._state
+        return self._call(lambda: [dict(e) for e in state.log])
 
     def forget_exports(self) -> None:
         """Drop every export the server knows (request ids are still never reused)."""

@@ -78,7 +78,8 @@ def _run_flow(server: PrefectServer, kind: str, base: Path) -> dict[str, Any]:
     )
     started = time.monotonic()
     done = run_in_subprocess(
-        [sys.executable, str(FLOW_SCRIPT), kind, str(out), str(base / "data")],
+        # A relative download path (the run's cwd is `base`) reads like a user's in the summary.
+        [sys.executable, str(FLOW_SCRIPT), kind, str(out), "data/jsoc"],
         env=env, log_path=log, timeout=FLOW_TIMEOUT, cwd=base,
     )
     flow_log = log.read_text(errors="replace")
@@ -116,6 +117,8 @@ def fetch_run(prefect_ui_server: PrefectServer, tmp_path_factory: pytest.TempPat
 @pytest.fixture(scope="module")
 def failed_fetch_run(prefect_ui_server: PrefectServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The same fetch with an emulator that refuses the AIA exports: 2 of 4 blocks fail in stage."""
+    if os.environ.get("PREFECT_JSOC_UI_FLOW") == "standin":
+        pytest.skip("the stand-in flow has no failure scenario")
     return _run_flow(prefect_ui_server, "fetch-failures", tmp_path_factory.mktemp("prefect-ui-fetch-failures"))
 
 
@@ -152,10 +155,11 @@ def browser_page(chromium: str, tmp_path: Path) -> Iterator[Any]:
 
 
 class Screenshots:
-    """Full-page PNGs in the test's tmp dir; ``publish()`` copies them to ``docs/`` on request.
+    """Full-page PNGs in the test's tmp dir, copied to ``docs/`` when asked to.
 
-    ``PREFECT_JSOC_UPDATE_SCREENSHOTS=1`` refreshes ``docs/ui-*.png`` (only from a passing test, which
-    calls ``publish()`` last); CI leaves the tree alone.
+    ``PREFECT_JSOC_UPDATE_SCREENSHOTS=1`` refreshes ``docs/ui-*.png`` from the screenshots taken
+    with ``publish=True`` (whether or not the test passed: look at them before committing);
+    without it, and so in CI, the tree is left alone.
     """
 
     def __init__(self, directory: Path) -> None:
@@ -176,12 +180,25 @@ class Screenshots:
             return []
         copied = []
         for path in self._to_publish:
-            shutil.copyfile(path, REPO / "docs" / path.name)
+            _write_small_png(path, REPO / "docs" / path.name)
             copied.append(REPO / "docs" / path.name)
         return copied
 
 
+def _write_small_png(source: Path, target: Path) -> None:
+    """Copy a screenshot, as a 256-colour PNG when Pillow is there (a third of the size, same look)."""
+    try:
+        from PIL import Image
+    except ImportError:
+        shutil.copyfile(source, target)
+        return
+    with Image.open(source) as image:
+        image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(target, optimize=True)
+
+
 @pytest.fixture()
-def screenshots(tmp_path: Path) -> Screenshots:
+def screenshots(tmp_path: Path) -> Iterator[Screenshots]:
     """Take screenshots with ``screenshots(page, "ui-x.png")``; see :class:`Screenshots`."""
-    return Screenshots(tmp_path)
+    shots = Screenshots(tmp_path)
+    yield shots
+    shots.publish()

@@ -6,8 +6,8 @@ by Playwright: readable task-run names per block and step, the records tables, t
 and the progress artifact -- and, for a run where JSOC refuses two of the exports, that the failed
 blocks, their step and JSOC's reason are on the page.
 
-Screenshots go to each test's tmp dir; with ``PREFECT_JSOC_UPDATE_SCREENSHOTS=1`` a passing test
-also copies the default UI's ones to ``docs/ui-*.png``. The browser is Debian's ``chromium``
+Screenshots go to each test's tmp dir; with ``PREFECT_JSOC_UPDATE_SCREENSHOTS=1`` the passing
+happy-path test also copies the default UI's ones to ``docs/ui-*.png``. The browser is Debian's ``chromium``
 (installed by the fixtures if missing and possible) driven by Playwright's Python package; without
 them the tests skip and say why.
 
@@ -95,7 +95,7 @@ def _wait_for_frames(page: Any, frames: int = 3) -> None:
         page.evaluate("() => new Promise(done => requestAnimationFrame(() => done()))")
 
 
-def _timeline(page: Any, screenshots: Any, name: str) -> None:
+def _timeline(page: Any, screenshots: Any, name: str, publish: bool) -> None:
     """Screenshot the flow-run graph in full-screen mode, zoomed in so the labels are readable."""
     size = page.viewport_size
     page.set_viewport_size(TIMELINE_VIEWPORT)
@@ -109,7 +109,7 @@ def _timeline(page: Any, screenshots: Any, name: str) -> None:
             page.mouse.wheel(0, -100)
             _wait_for_frames(page)
         _wait_for_frames(page, 10)
-        screenshots(page, name, full_page=False)
+        screenshots(page, name, publish=publish, full_page=False)
         page.keyboard.press("f")
         page.wait_for_function(f"() => !({tall})()", timeout=WAIT_MS)
     finally:
@@ -126,13 +126,43 @@ def _check_artifact_cards(page: Any, run: dict[str, Any], check: Checks, complet
     check("progress artifact's final text", _visible(_text(page, rf"\b{complete} of {blocks} block")))
 
 
+#: Is the last column of a table really in sight: not cut off by a scrolling box, not under another
+#: element (Prefect's V2 artifact page draws its side panel over a too-wide markdown table)?
+_LAST_COLUMN_IN_SIGHT_JS = """(table) => {
+  const cells = table.rows.length ? table.rows[0].cells : [];
+  const last = cells[cells.length - 1];
+  if (!last) return 'it has no header row';
+  const name = JSON.stringify(last.textContent.trim());
+  const r = last.getBoundingClientRect();
+  let clip = table.parentElement;
+  while (clip && !['auto', 'hidden', 'scroll', 'clip'].includes(getComputedStyle(clip).overflowX)) clip = clip.parentElement;
+  const edge = clip ? clip.getBoundingClientRect().right : innerWidth;
+  if (r.right > edge + 2)
+    return `its last column ${name} is cut off (table ends at x=${Math.round(r.right)}, its box at x=${Math.round(edge)})`;
+  const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+  if (!hit || !(hit === last || last.contains(hit)))
+    return `its last column ${name} is covered by ` + (hit ? `${hit.tagName} ${JSON.stringify((hit.textContent || '').trim().slice(0, 30))}` : 'nothing (off screen)');
+  return '';
+}"""
+
+
+def _table_in_sight(table: Any) -> Callable[[int], None]:
+    def check(timeout: int) -> None:
+        table.first.wait_for(timeout=timeout)
+        problem = table.first.evaluate(_LAST_COLUMN_IN_SIGHT_JS)
+        if problem:
+            raise AssertionError(problem)
+
+    return check
+
+
 def _open_artifact(page: Any, key: str) -> None:
     _open_tab(page, "Artifacts")
     page.get_by_text(key, exact=True).first.click()
 
 
 def _verdict(run: dict[str, Any], check: Checks, screenshots: Any, expect_failed: list[str]) -> None:
-    """Fail with everything that went wrong (the run, then the page), or publish the screenshots."""
+    """Fail with everything that went wrong: the run, then the page."""
     verdict = []
     failed = sorted(b["label"] for b in run.get("failed_blocks") or [])
     if failed != sorted(expect_failed):
@@ -144,7 +174,6 @@ def _verdict(run: dict[str, Any], check: Checks, screenshots: Any, expect_failed
     if verdict:
         shots = "\n  ".join(str(p) for p in screenshots.saved)
         pytest.fail("\n".join(verdict) + f"\nscreenshots:\n  {shots}", pytrace=False)
-    screenshots.publish()
 
 
 def _require_ui(ui: str, ui_settings: dict[str, Any]) -> str:
@@ -169,14 +198,15 @@ def test_flow_run_page_shows_fetch(
 
     # The run page: name, state, graph (zoomed timeline), and one named task run per block and step.
     _open_run_page(page, prefect_ui_server, ui_settings, ui, run, check, "Completed")
-    _timeline(page, screenshots, f"{prefix}timeline.png")
+    publish = prefix == "ui-"  # docs/ shows the UI a new visitor lands on
+    _timeline(page, screenshots, f"{prefix}timeline.png", publish)
     _check_task_runs(page, run, check)
     page.wait_for_load_state("networkidle")
-    screenshots(page, f"{prefix}flow-run.png")
+    screenshots(page, f"{prefix}flow-run.png", publish)
 
     _check_artifact_cards(page, run, check, complete=blocks)
     page.wait_for_load_state("networkidle")
-    screenshots(page, f"{prefix}artifacts.png")
+    screenshots(page, f"{prefix}artifacts.png", publish)
 
     # The export summary: what was fetched, from where, how long each step took, what failed.
     _open_artifact(page, "jsoc-export-summary")
@@ -185,7 +215,8 @@ def test_flow_run_page_shows_fetch(
     for label in labels:
         check(f"export summary row for {label}", _visible(page.locator("table").get_by_text(label)))
     page.wait_for_load_state("networkidle")
-    screenshots(page, f"{prefix}export-summary.png")
+    check("export summary table fits the page", _table_in_sight(page.locator("table")))
+    screenshots(page, f"{prefix}export-summary.png", publish)
 
     # The records table: one row per block with its record count.
     page.go_back()
@@ -219,7 +250,7 @@ def test_failed_blocks_are_named_and_explained(
     for label in failed:
         check(f"failed task run 'stage · {label}'", _visible(page.get_by_text(f"stage · {label}", exact=True)))
     page.wait_for_load_state("networkidle")
-    screenshots(page, f"{prefix}failed-run.png")
+    screenshots(page, f"{prefix}failed-run.png", publish=False)
 
     _check_artifact_cards(page, run, check, complete=complete)
     _open_artifact(page, "jsoc-export-summary")
@@ -229,6 +260,7 @@ def test_failed_blocks_are_named_and_explained(
         check(f"failure of {label} with its step", _visible(page.locator("li").filter(has_text=label).filter(has_text="stage")))
     check("JSOC's reason", _visible(page.get_by_text("too many records", exact=False)))
     page.wait_for_load_state("networkidle")
-    screenshots(page, f"{prefix}failed-summary.png")
+    check("export summary table fits the page", _table_in_sight(page.locator("table")))
+    screenshots(page, f"{prefix}failed-summary.png", publish=False)
 
     _verdict(run, check, screenshots, expect_failed=failed)

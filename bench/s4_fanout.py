@@ -1,0 +1,154 @@
+"""Scenario 4: fan-out scale.
+
+Blocks are consecutive 45-second intervals of ``hmi.m_45s`` (one record, one small as-is file
+each, ``url_quick`` exports that JSOC answers at once).
+
+A. **With JSOC-like latency** (the emulator adds ``LATENCY`` s to every CGI call), ``BLOCKS_A``
+   blocks: our ``jsoc_fetch`` flow versus a plain sequential drms loop doing the same work per
+   block with the fewest calls drms needs (``Client.query``, ``Client.export(url_quick)``, urllib
+   download). Both run with one pending export per e-mail and one download connection.
+B. **Zero latency**, ``BLOCKS_B`` blocks: the flow in its own process (peak RSS is that process's
+   ``ru_maxrss``) versus our plain functions called in a loop without Prefect (validate, search,
+   stage, await_export, download: the same work and the same CGI calls, no orchestration).
+   Orchestration overhead per block = (flow wall time - plain loop wall time) / blocks. For
+   reference, Prefect's own floor is measured in the same run: a flow mapping no-op tasks.
+
+Every run gets a fresh state dir, result storage and download dir; runs alternate in order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from bench._env import EMAIL, BenchContext, run_worker
+from bench._report import ScenarioResult
+from bench._timing import median, ratio
+
+TITLE = "Fan-out: N one-file url_quick blocks, jsoc_fetch vs a sequential loop"
+LATENCY = 0.3
+BLOCKS_A = 200
+BLOCKS_B = 500
+TASKS_PER_BLOCK = 5  # validate, search, stage, await_export, download
+NOOP_TASKS = 500
+
+
+def blocks(n: int) -> list[dict[str, Any]]:
+    t0 = dt.datetime(2015, 3, 1)
+    out = []
+    for i in range(n):
+        start = t0 + dt.timedelta(seconds=45 * i)
+        out.append({
+            "series": "hmi.m_45s", "start": start.isoformat(), "end": (start + dt.timedelta(seconds=45)).isoformat(),
+            "end_inclusive": False, "segments": ["magnetogram"], "protocol": "as-is", "method": "url_quick",
+        })
+    return out
+
+
+def _env(ctx: BenchContext, emu: Any, tag: str) -> dict[str, str]:
+    return {
+        "PREFECT_JSOC_SERVER_URL": emu.url,
+        "PREFECT_JSOC_EMAIL": EMAIL,
+        "PREFECT_JSOC_MAX_PENDING_EXPORTS": "1",
+        "PREFECT_JSOC_MAX_CONNECTIONS": "1",
+        "PREFECT_JSOC_STATE_DIR": str(ctx.fresh_dir(f"{tag}-state")),
+        "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(ctx.fresh_dir(f"{tag}-results")),
+    }
+
+
+def _run(ctx: BenchContext, emu: Any, job: str, spec_blocks: list[dict[str, Any]], tag: str) -> dict[str, Any]:
+    path = ctx.fresh_dir(f"{tag}-data")
+    emu.reset(exports=True)
+    if job == "drms_loop":
+        from bench._worker import _queries
+
+        spec = {"url": emu.url, "recordsets": [q.recordset() for q in _queries(spec_blocks)], "path": str(path)}
+        out = run_worker(ctx, job, spec, env=_env(ctx, emu, tag))
+    else:
+        out = run_worker(ctx, job, {"blocks": spec_blocks, "path": str(path)}, env=_env(ctx, emu, tag))
+    out["emulator"] = emu.stats()
+    ctx.cleanup(path)
+    if not out.get("ok"):
+        ctx.log(f"s4 {job} failed: {out.get('exception') or out.get('failed_blocks')} (log {out.get('_log')})")
+    return out
+
+
+def _ok_times(runs: list[dict[str, Any]]) -> list[float | None]:
+    return [r["wall_seconds"] if r.get("ok") else None for r in runs]
+
+
+def _detail(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for r in runs:
+        emu = r.get("emulator") or {}
+        cgi = sum(v for k, v in (emu.get("requests") or {}).items() if not k.startswith("file:"))
+        out.append({"wall_seconds": r.get("wall_seconds"), "files": r.get("files"), "ok": r.get("ok"),
+                    "peak_rss_mb": r.get("peak_rss_mb"), "cgi_calls": cgi,
+                    "max_pending_per_email": emu.get("max_pending_per_email"),
+                    "exception": r.get("exception"), "failed_blocks": r.get("failed_blocks"), "_log": r.get("_log")})
+    return out
+
+
+def run(ctx: BenchContext) -> ScenarioResult:
+    n_a = 20 if ctx.quick else BLOCKS_A
+    n_b = 40 if ctx.quick else BLOCKS_B
+    noop_n = 50 if ctx.quick else NOOP_TASKS
+    res = ScenarioResult("4", TITLE, params={"latency_s": LATENCY, "blocks_latency_run": n_a,
+                                             "blocks_zero_latency_run": n_b, "repeats": ctx.repeats,
+                                             "pending_limit": 1, "download_connections": 1})
+    runs: dict[str, list[dict[str, Any]]] = {"loop_a": [], "ours_a": [], "ours_b": [], "plain_b": [], "noop": []}
+    with ctx.emulator(latency=LATENCY, max_pending_per_email=1) as emu:
+        spec_a = blocks(n_a)
+        for rep in range(ctx.repeats):
+            order = ["loop_a", "ours_a"] if rep % 2 == 0 else ["ours_a", "loop_a"]
+            for who in order:
+                job = "drms_loop" if who == "loop_a" else "jsoc_fetch"
+                runs[who].append(_run(ctx, emu, job, spec_a, f"s4a-{who}"))
+                ctx.log(f"s4 {who} ({n_a} blocks, {LATENCY} s latency): {runs[who][-1]['wall_seconds']:.2f} s "
+                        f"ok={runs[who][-1].get('ok')}")
+        emu.configure(latency=0.0)
+        spec_b = blocks(n_b)
+        for rep in range(ctx.repeats):
+            order = ["ours_b", "plain_b", "noop"] if rep % 2 == 0 else ["noop", "plain_b", "ours_b"]
+            for who in order:
+                if who == "noop":
+                    out = run_worker(ctx, "noop_map", {"tasks": noop_n})
+                    runs["noop"].append(out)
+                else:
+                    runs[who].append(_run(ctx, emu, "jsoc_fetch" if who == "ours_b" else "plain_loop", spec_b,
+                                          f"s4b-{who}"))
+                ctx.log(f"s4 {who}: {runs[who][-1]['wall_seconds']:.2f} s ok={runs[who][-1].get('ok')} "
+                        f"rss={runs[who][-1].get('peak_rss_mb', 0):.0f} MB")
+
+    loop_t, ours_t = _ok_times(runs["loop_a"]), _ok_times(runs["ours_a"])
+    res.contender(f"A: drms sequential loop ({n_a} blocks, {LATENCY} s/call)", loop_t, runs_detail=_detail(runs["loop_a"]))
+    res.contender(f"A: ours jsoc_fetch ({n_a} blocks, {LATENCY} s/call)", ours_t, runs_detail=_detail(runs["ours_a"]))
+    res.headline("A: ours / drms loop (wall time)", ratio(median(ours_t), median(loop_t)), "<=", 0.5)
+
+    flow_t, plain_t = _ok_times(runs["ours_b"]), _ok_times(runs["plain_b"])
+    noop_t = _ok_times(runs["noop"])
+    rss = [r.get("peak_rss_mb") for r in runs["ours_b"]]
+    res.contender(f"B: ours jsoc_fetch ({n_b} blocks, no latency)", flow_t, runs_detail=_detail(runs["ours_b"]))
+    res.contender(f"B: same work, plain functions, no Prefect ({n_b} blocks)", plain_t,
+                  runs_detail=_detail(runs["plain_b"]))
+    res.contender(f"B: Prefect floor: {noop_n} mapped no-op tasks", noop_t)
+    per_block = [None if f is None or p is None else (f - p) / n_b for f, p in zip(flow_t, plain_t)]
+    overhead = None if median(flow_t) is None or median(plain_t) is None else (median(flow_t) - median(plain_t)) / n_b
+    floor_task = None if median(noop_t) is None else median(noop_t) / noop_n
+    res.check("B: orchestration overhead per block (s)", None if overhead is None else round(overhead, 4),
+              None if overhead is None else overhead <= 0.2, bar="<= 0.2", per_repeat=per_block)
+    res.check("B: peak RSS of the flow process (MB)", None if median(rss) is None else round(median(rss)),
+              None if median(rss) is None else max(r for r in rss if r) < 1536, bar="< 1536", runs=rss)
+    if floor_task is not None and overhead is not None:
+        res.headline("B: overhead per block / Prefect floor per task run (info)",
+                     overhead / floor_task, "<=", float(TASKS_PER_BLOCK),
+                     explain=f"{TASKS_PER_BLOCK} task runs per block; floor {floor_task * 1000:.1f} ms per no-op task run")
+    pend = [((r.get("emulator") or {}).get("max_pending_per_email")) for r in runs["ours_a"] + runs["ours_b"]]
+    res.check("ours: max pending exports seen by the emulator", max((p or 0) for p in pend) if pend else None,
+              all((p or 0) <= 1 for p in pend), bar="<= 1")
+    res.notes.append(
+        "Overhead per block = (median flow wall time - median plain-function loop wall time) / blocks; the plain loop "
+        "makes the same CGI calls sequentially, the flow runs them on 32 threads, so this is the orchestration cost "
+        "net of what parallelism saves."
+    )
+    return res

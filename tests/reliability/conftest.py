@@ -1,0 +1,77 @@
+"""Fixtures of the reliability suite: the shared emulator with small files, fast settings.
+
+Every test here runs the real thing: the emulator over loopback HTTP, the unmodified drms and
+parfive clients, and (in the modules that say so) a real Prefect API server from
+``prefect_harness``. The per-test state directory and result store come from the top-level
+``conftest.py`` (``isolated_state_dir``), so a test never re-attaches to another test's export.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from prefect_jsoc.emulator import JsocEmulator
+from prefect_jsoc.settings import JsocSettings
+
+from ._support import EMAIL, FILE_SIZE
+
+
+@pytest.fixture()
+def emu(jsoc_emulator: JsocEmulator) -> JsocEmulator:
+    """The session emulator, reset, with small files and a short export delay (faults off)."""
+    jsoc_emulator.configure(export_delay=0.5, file_size=FILE_SIZE)
+    jsoc_emulator.reset()
+    return jsoc_emulator
+
+
+@pytest.fixture()
+def settings(emu: JsocEmulator, isolated_state_dir: Path) -> JsocSettings:
+    """Settings pointing at the emulator: short polls and backoff, bounded timeouts.
+
+    ``state_dir`` is left to ``PREFECT_JSOC_STATE_DIR`` (the per-test directory), so runs in a
+    subprocess with the same environment share the export ledger, slots and locks.
+    """
+    return JsocSettings(
+        server_url=emu.url, email=EMAIL, poll_interval=0.2, retry_backoff=0.05, request_timeout=10.0,
+        export_timeout=120.0, http_retries=5,
+    )
+
+
+@pytest.fixture()
+def short_task_retry_delays(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the tasks' retry policy (3 retries, transient faults only) but wait 0.2 s, not 5-20 s.
+
+    The delays are fixed in ``prefect_jsoc.tasks`` (no setting yet), so the flow module's task
+    objects are swapped for copies with a short delay for the duration of one test.
+    """
+    import prefect_jsoc.flows as flows
+
+    for name in ("validate", "search", "stage", "await_export", "download"):
+        monkeypatch.setattr(flows, name, getattr(flows, name).with_options(retry_delay_seconds=0.2))
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.levelname} {record.getMessage()}")
+
+
+@pytest.fixture()
+def run_log() -> Iterator[list[str]]:
+    """Every line logged by flow runs, task runs and the library during the test."""
+    handler = _Lines()
+    loggers = [logging.getLogger(n) for n in ("prefect.flow_runs", "prefect.task_runs", "prefect_jsoc")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield handler.lines
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)

@@ -1,0 +1,135 @@
+"""A fetch killed with SIGKILL resumes: same request ids, only missing files, complete and valid.
+
+Each test starts ``_fetch_script.py`` (a real ``jsoc_fetch`` flow run) in a subprocess that shares
+the test's Prefect API, result store and ``PREFECT_JSOC_STATE_DIR``, SIGKILLs it at a moment found
+by polling the emulator's stats and the download directory (never a fixed sleep), then runs the
+same fetch again in the test process and checks what the emulator saw.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from prefect_jsoc import JsocQuery, JsocSettings
+from prefect_jsoc.emulator import JsocEmulator
+from prefect_jsoc.flows import jsoc_fetch
+
+from ._support import FetchProcess, fits_problem, query_specs, served_files, wait_until
+
+pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.crash, pytest.mark.slow]
+
+SPECS = query_specs(
+    ("hmi.m_45s", "2014-01-01T00:00:00", "2014-01-01T00:02:00"),
+    ("hmi.m_45s", "2014-01-01T06:00:00", "2014-01-01T06:02:00"),
+)
+QUERIES = [JsocQuery(**spec) for spec in SPECS]
+FILES_PER_BLOCK = 3
+
+
+def requests(emu: JsocEmulator, name: str) -> int:
+    return int(emu.stats()["requests"].get(name, 0))
+
+
+def kill_when(process: FetchProcess, condition, what: str, timeout: float = 90.0) -> None:
+    """SIGKILL ``process`` as soon as ``condition()`` holds (it must not finish first)."""
+
+    def ready() -> bool:
+        if not process.alive():
+            out, err = process.proc.communicate()  # type: ignore[union-attr]
+            raise AssertionError(f"the fetch ended before {what}:\n{out[-2000:]}\n{err[-3000:]}")
+        return bool(condition())
+
+    wait_until(ready, timeout, what, interval=0.02)
+    process.kill()
+
+
+def assert_complete(result, emu: JsocEmulator, target: Path) -> None:
+    assert result.ok, [(b.label, b.failed_step, b.error) for b in result.failed]
+    assert [len(b.files) for b in result.blocks] == [FILES_PER_BLOCK] * len(QUERIES)
+    for block in result.blocks:
+        served = served_files(emu, block.request_id)
+        for path in block.files:
+            assert fits_problem(path) is None, path
+            assert path.read_bytes() == served[path.name]
+    assert sorted(p.name for p in target.iterdir()) == sorted(p.name for p in result.files)  # no .part left
+
+
+def test_killed_while_awaiting_the_export_reattaches_to_the_same_request(
+    emu: JsocEmulator, settings: JsocSettings, tmp_path: Path
+) -> None:
+    emu.configure(export_delay=4.0)
+    target = tmp_path / "data"
+    with FetchProcess(emu, target, SPECS).start() as first:
+        kill_when(first, lambda: emu.stats()["exports_submitted"] == 1
+                  and requests(emu, "jsoc_fetch:exp_status") >= 1, "the first export to be awaited")
+    stats = emu.stats()
+    assert stats["pending_now"] == 1 and requests(emu, "file:GET") == 0  # killed mid-staging
+    assert requests(emu, "jsoc_fetch:exp_request") == 1
+    emu.configure(export_delay=0.5)  # for exports submitted from now on
+
+    result = jsoc_fetch(QUERIES, path=str(target), settings=settings)
+
+    assert_complete(result, emu, target)
+    stats = emu.stats()
+    # One submission per block over both runs: the second run re-attached to the first block's
+    # request (the emulator would have de-duplicated a resubmission, so count the calls).
+    assert requests(emu, "jsoc_fetch:exp_request") == len(QUERIES)
+    assert stats["exports_submitted"] == len(QUERIES)
+    assert stats["max_pending_per_email"] <= 1
+
+
+def test_killed_mid_download_fetches_only_the_missing_files(
+    emu: JsocEmulator, settings: JsocSettings, tmp_path: Path
+) -> None:
+    emu.configure(export_delay=0.3, bandwidth=12_000)  # about 2 s per file, one file at a time
+    target = tmp_path / "data"
+
+    def some_files_done() -> bool:
+        done = [p for p in target.glob("*.fits")] if target.exists() else []
+        s = emu.stats()
+        return len(done) >= 1 and s["exports_submitted"] == len(QUERIES) and s["downloads_now"] >= 1
+
+    with FetchProcess(emu, target, SPECS).start() as first:
+        kill_when(first, some_files_done, "a file on disk, both exports staged and a download in flight")
+    present = {p.name: p.read_bytes() for p in target.glob("*.fits")}
+    assert 1 <= len(present) < len(QUERIES) * FILES_PER_BLOCK
+    emu.configure(bandwidth=None)
+    emu.reset()
+
+    result = jsoc_fetch(QUERIES, path=str(target), settings=settings)
+
+    assert_complete(result, emu, target)
+    missing = len(QUERIES) * FILES_PER_BLOCK - len(present)
+    assert sum(b.skipped for b in result.blocks) == len(present)
+    assert sum(b.downloaded for b in result.blocks) == missing
+    assert requests(emu, "file:GET") == missing  # only what was missing went over the wire
+    assert requests(emu, "jsoc_fetch:exp_request") == 0  # both exports re-attached
+    for name, data in present.items():
+        assert (target / name).read_bytes() == data  # files from the killed run were kept as they were
+
+
+def test_emulator_restart_between_runs_restages_each_lost_export_once(
+    emu: JsocEmulator, settings: JsocSettings, tmp_path: Path, run_log: list[str]
+) -> None:
+    emu.configure(export_delay=4.0)
+    target = tmp_path / "data"
+    with FetchProcess(emu, target, SPECS).start() as first:
+        kill_when(first, lambda: emu.stats()["exports_submitted"] == 1
+                  and requests(emu, "jsoc_fetch:exp_status") >= 1, "the first export to be awaited")
+    assert requests(emu, "jsoc_fetch:exp_request") == 1
+    emu.configure(export_delay=0.5)
+    emu.restart()  # same port; every export is forgotten (as after a JSOC purge)
+    emu.reset()
+
+    result = jsoc_fetch(QUERIES, path=str(target), settings=settings)
+
+    assert_complete(result, emu, target)
+    # After the restart: the lost export was re-staged once, the other block staged once.
+    assert emu.stats()["exports_submitted"] == len(QUERIES)
+    assert requests(emu, "jsoc_fetch:exp_request") == len(QUERIES)
+    restaged = [line for line in run_log if "re-staging" in line]
+    assert len(restaged) == 1, run_log
+    assert restaged[0].startswith("WARNING") and QUERIES[0].label in restaged[0]
+    assert any("re-staged as " + result.blocks[0].request_id in line for line in run_log), run_log
