@@ -121,3 +121,37 @@ def test_a_block_without_records_completes_empty_and_exports_nothing(emulator, t
     assert full.records and len(full.files) == full.records
     assert empty.records == 0 and empty.files == [] and empty.request_id is None
     assert emulator.stats()["exports_submitted"] == 1
+
+
+def _task_runs(flow_run_id, expected: int, timeout: float = 30.0) -> list:
+    """The flow run's task runs once the API has recorded all of them as finished."""
+    import time as _time
+
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    deadline = _time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while True:
+            runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+            if len(runs) >= expected and all(r.end_time for r in runs):
+                return runs
+            assert _time.monotonic() < deadline, f"API recorded {len(runs)} finished task runs, expected {expected}"
+            _time.sleep(0.2)
+
+
+def test_a_finished_export_downloads_while_later_blocks_are_still_staging(emulator, tmp_path: Path) -> None:
+    emulator.configure(export_delay=1.0)
+    state = jsoc_fetch(grid(), path=str(tmp_path), return_state=True)
+    assert state.is_completed()
+
+    runs = _task_runs(state.state_details.flow_run_id, expected=4 * 5)
+    names = {r.name.split(" · ")[0] for r in runs}
+    assert names == {"validate", "search", "stage", "await_export", "download"}
+    assert all(" · hmi." in r.name and "2014-01-01" in r.name for r in runs)  # readable run names
+    first_download_end = min(r.end_time for r in runs if r.name.startswith("download"))
+    last_await_end = max(r.end_time for r in runs if r.name.startswith("await_export"))
+    # One pending export at a time means exports finish one after another; the first block's files
+    # must already be on disk before the last export is ready.
+    assert first_download_end < last_await_end
+    assert emulator.stats()["max_pending_per_email"] == 1

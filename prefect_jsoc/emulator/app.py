@@ -391,10 +391,13 @@ async def _send_with_faults(state: EmulatorState, request: web.Request, path: Pa
         state.stats.fault("non_fits")
     await response.prepare(request)
     sent, began = 0, time.monotonic()
+    # With a bandwidth limit, write about a tenth of a second's worth at a time, so that even a
+    # small file takes length / bandwidth seconds.
+    step = 65536 if not plan.bandwidth else max(512, min(65536, int(plan.bandwidth / 10)))
     with open(path, "rb") as fh:
         fh.seek(start)
         while sent < length:
-            n = min(65536, length - sent)
+            n = min(step, length - sent)
             if stop is not None:
                 n = min(n, stop - sent)
             if plan.stall_at is not None:

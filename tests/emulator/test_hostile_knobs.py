@@ -158,3 +158,14 @@ def test_the_log_records_time_and_fault_of_every_request(emu: JsocEmulator) -> N
     assert json.loads(fetch(f"{emu.url}_emulator/log")[2]) == log
     emu.reset()
     assert emu.log() == []
+
+
+def test_bandwidth_paces_files_smaller_than_one_write(emu: JsocEmulator) -> None:
+    emu.configure(file_size=8192)
+    url = file_urls(emu)[0]
+    size = len(fetch(url)[2])
+    assert size < 65536
+    emu.configure(bandwidth=size / 0.6)
+    began = time.monotonic()
+    body = fetch(url)[2]
+    assert len(body) == size and time.monotonic() - began >= 0.5
