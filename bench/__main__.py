@@ -3,7 +3,9 @@
 Options:
     --only 1,4        run only these scenarios (1 download, 2 end-to-end, 3 re-run from cache,
                       4 fan-out, 5 large search); 3 needs 2's first runs and runs them if needed
-    --repeats N       repeats per measurement (default 3; medians are reported)
+    --repeats N       repeats per measurement (default 3; medians are reported; scenarios 1 and 5,
+                      which are cheap and noisy, take at least 5)
+    --strict-repeats N  runs of scenario 2's one-pending-export behaviour check (default 1)
     --quick           one repeat and smaller sizes (a smoke run; the numbers are not the headline)
     --out PATH        where to write the JSON (default bench/results/latest.json for a full run,
                       bench/results/quick.json with --quick)
@@ -44,10 +46,24 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--only", default="", help="comma-separated scenario numbers, e.g. 1,4")
     p.add_argument("--repeats", type=int, default=None, help="repeats per measurement (default 3; 1 with --quick)")
     p.add_argument("--quick", action="store_true", help="one repeat, smaller sizes (smoke run)")
+    p.add_argument("--strict-repeats", type=int, default=1,
+                   help="runs of scenario 2's one-pending-export behaviour check (default 1)")
     p.add_argument("--out", default=None, help="JSON output path")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     p.add_argument("--verbose", action="store_true", help="log every measurement")
     return p.parse_args(argv)
+
+
+def _server_pid() -> int | None:
+    """PID of the test harness's Prefect server process (to wait until it is idle between runs)."""
+    try:
+        from prefect.server.api.server import SubprocessASGIServer
+
+        server = SubprocessASGIServer._instances.get(None)
+        proc = getattr(server, "server_process", None)
+        return proc.pid if proc is not None else None
+    except Exception:  # noqa: BLE001 - without it the bench just does not wait
+        return None
 
 
 def _run_one(key: str, ctx: BenchContext, shared: dict) -> ScenarioResult:
@@ -78,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     order = [s for s in SCENARIOS if s in wanted]
     repeats = args.repeats or (1 if args.quick else 3)
     out = Path(args.out) if args.out else RESULTS / ("quick.json" if args.quick else "latest.json")
-    ctx = BenchContext(root=temp_root(), quick=args.quick, repeats=repeats, verbose=args.verbose)
+    ctx = BenchContext(root=temp_root(), quick=args.quick, repeats=repeats, verbose=args.verbose,
+                       strict_repeats=max(1, args.strict_repeats))
     started = time.perf_counter()
     doc = {
         "command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
@@ -96,9 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with prefect_test_harness(server_startup_timeout=120):
             ctx.api_url = PREFECT_API_URL.value()
+            ctx.server_pid = _server_pid()
             doc["prefect_server_start_seconds"] = round(time.perf_counter() - t0, 1)
             ctx.log(f"Prefect test server up in {doc['prefect_server_start_seconds']} s at {ctx.api_url}")
             shared: dict = {}
+            ctx.wait_server_idle()
             for key in order:
                 ctx.log(f"scenario {key} ...")
                 t1 = time.perf_counter()
@@ -111,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
                 res.params["scenario_wall_seconds"] = round(time.perf_counter() - t1, 1)
                 doc["scenarios"].append(res.as_dict())
                 ctx.log(f"scenario {key} done in {res.params['scenario_wall_seconds']} s")
+            ctx.wait_server_idle()  # let the server digest the last runs before it stops
+            doc["idle_wait_seconds"] = round(ctx.idle_wait_seconds, 1)
     finally:
         if not args.keep:
             import shutil

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BenchContext", "EmulatorProcess", "WorkerError", "drms_server_config", "run_worker"]
+__all__ = ["BenchContext", "EmulatorProcess", "WorkerError", "drms_server_config", "run_worker",
+           "run_workers_together"]
 
 REPO = Path(__file__).resolve().parent.parent
 EMAIL = "bench@example.org"  # every address at example.org counts as registered on the emulator
@@ -34,6 +35,16 @@ _CLI_KNOBS = {
     "export_delay", "latency", "fail_rate", "truncate_rate", "drop_rate", "status4_rate", "throttle_rate",
     "bandwidth", "seed", "max_pending_per_email", "file_size",
 }
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process (Linux ``/proc/PID/stat``)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def drms_server_config(url: str, name: str = "JSOC") -> Any:
@@ -139,8 +150,36 @@ class BenchContext:
     api_url: str | None = None
     quick: bool = False
     repeats: int = 3
+    strict_repeats: int = 1
     verbose: bool = False
+    server_pid: int | None = None
+    idle_wait_seconds: float = 0.0
     _counter: int = field(default=0, repr=False)
+
+    def wait_server_idle(self, *, threshold: float = 0.1, window: float = 0.25, limit: float = 120.0) -> float:
+        """Wait until the Prefect test server has digested earlier runs (CPU < ``threshold`` core).
+
+        After a large map the server keeps a core busy for a while ingesting events; a run started
+        then is slower for reasons that have nothing to do with it. Every Prefect contender starts
+        after this wait, which is not part of any timing. Returns the seconds waited.
+        """
+        if self.server_pid is None:
+            return 0.0
+        start = time.perf_counter()
+        quiet = 0
+        last = _cpu_seconds(self.server_pid)
+        while last is not None and time.perf_counter() - start < limit:
+            time.sleep(window)
+            now = _cpu_seconds(self.server_pid)
+            if now is None:
+                break
+            quiet = quiet + 1 if (now - last) / window < threshold else 0
+            last = now
+            if quiet >= 2:
+                break
+        waited = time.perf_counter() - start
+        self.idle_wait_seconds += waited
+        return waited
 
     @property
     def emulator_data(self) -> Path:
@@ -171,15 +210,8 @@ class BenchContext:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def run_worker(ctx: BenchContext, job: str, spec: dict[str, Any], *, env: dict[str, str] | None = None,
-               timeout: float = 900.0) -> dict[str, Any]:
-    """Run ``bench._worker`` job ``job`` in a child process and return its JSON result.
-
-    The child gets the bench's Prefect API URL, its own ``PREFECT_HOME``, and ``env`` on top.
-
-    Raises:
-        WorkerError: When the worker exits non-zero or writes no result.
-    """
+def _launch(ctx: BenchContext, job: str, spec: dict[str, Any], env: dict[str, str] | None
+            ) -> tuple[subprocess.Popen, Path, Path, Any]:
     work = ctx.fresh_dir(f"worker-{job}")
     spec_path, out_path, log_path = work / "spec.json", work / "result.json", ctx.logs / f"{work.name}.log"
     spec_path.write_text(json.dumps(spec, default=str))
@@ -192,11 +224,23 @@ def run_worker(ctx: BenchContext, job: str, spec: dict[str, Any], *, env: dict[s
     if ctx.api_url:
         child_env["PREFECT_API_URL"] = ctx.api_url
     child_env.update(env or {})
-    with open(log_path, "wb") as log:
-        proc = subprocess.run(
-            [sys.executable, "-m", "bench._worker", job, str(spec_path), str(out_path)],
-            cwd=REPO, env=child_env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout,
-        )
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench._worker", job, str(spec_path), str(out_path)],
+        cwd=REPO, env=child_env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    return proc, out_path, log_path, log
+
+
+def _collect(job: str, proc: subprocess.Popen, out_path: Path, log_path: Path, log: Any,
+             timeout: float) -> dict[str, Any]:
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    finally:
+        log.close()
     if not out_path.exists():
         tail = log_path.read_text(errors="replace")[-3000:]
         raise WorkerError(f"worker {job} exited with {proc.returncode} and no result; log {log_path}:\n{tail}")
@@ -204,6 +248,28 @@ def run_worker(ctx: BenchContext, job: str, spec: dict[str, Any], *, env: dict[s
     result["_log"] = str(log_path)
     result["_exit_code"] = proc.returncode
     return result
+
+
+def run_worker(ctx: BenchContext, job: str, spec: dict[str, Any], *, env: dict[str, str] | None = None,
+               timeout: float = 900.0) -> dict[str, Any]:
+    """Run ``bench._worker`` job ``job`` in a child process and return its JSON result.
+
+    The child gets the bench's Prefect API URL, its own ``PREFECT_HOME``, and ``env`` on top. The
+    Prefect server is first left to become idle (see :meth:`BenchContext.wait_server_idle`).
+
+    Raises:
+        WorkerError: When the worker exits without writing a result.
+    """
+    ctx.wait_server_idle()
+    proc, out_path, log_path, log = _launch(ctx, job, spec, env)
+    return _collect(job, proc, out_path, log_path, log, timeout)
+
+
+def run_workers_together(ctx: BenchContext, runs: list[tuple[str, dict[str, Any], dict[str, str] | None]],
+                         *, timeout: float = 900.0) -> list[dict[str, Any]]:
+    """Start several workers at once and wait for all (for contenders that mostly sleep)."""
+    started = [(job, *_launch(ctx, job, spec, env)) for job, spec, env in runs]
+    return [_collect(job, proc, out, log_path, log, timeout) for job, proc, out, log_path, log in started]
 
 
 def temp_root() -> Path:

@@ -166,6 +166,14 @@ def job_drms_loop(spec: dict[str, Any]) -> dict[str, Any]:
     from bench._env import drms_server_config
 
     client = drms.Client(drms_server_config(spec["url"], "EMU"), email=EMAIL)
+    calls = [0]
+    real = client._json._json_request
+
+    def counted(url: str) -> Any:
+        calls[0] += 1
+        return real(url)
+
+    client._json._json_request = counted  # count this loop's CGI calls (loops may run side by side)
     dest = Path(spec["path"])
     dest.mkdir(parents=True, exist_ok=True)
     keys = spec.get("keys") or ["T_REC", "TELESCOP", "INSTRUME", "WAVELNTH", "CAR_ROT"]
@@ -179,7 +187,8 @@ def job_drms_loop(spec: dict[str, Any]) -> dict[str, Any]:
                 while chunk := reply.read(1 << 20):
                     fh.write(chunk)
             files += 1
-    return {"wall_seconds": time.perf_counter() - start, "files": files, "ok": files >= len(spec["recordsets"])}
+    return {"wall_seconds": time.perf_counter() - start, "files": files, "ok": files >= len(spec["recordsets"]),
+            "cgi_calls": calls[0]}
 
 
 def job_plain_loop(spec: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,8 @@ before each run, so nothing is deduplicated. The run order alternates between re
 
 Then the same with JSOC's real rule, one pending export per e-mail (emulator and ours at 1), and
 sunpy's lower-level ``JSOCClient.fetch`` on one combined OR response, which submits every block
-at once.
+at once. That part is a behaviour check (which tool finishes, how many exports were pending at
+once), run ``--strict-repeats`` times (default 1), not a timing headline.
 
 Scenario 3 re-runs each of our first runs (same directories, same emulator): see ``s3_rerun``.
 """
@@ -147,7 +148,8 @@ def run(ctx: BenchContext, shared: dict[str, Any], *, with_sunpy: bool = True) -
                     ctx.log(f"s2 ours: {first['wall_seconds']:.2f} s ok={first.get('ok')}; "
                             f"re-run {second['wall_seconds']:.2f} s")  # type: ignore[index]
         # JSOC's real rule: one pending export per e-mail, for both tools
-        strict_repeats = 1 if ctx.quick else max(1, min(ctx.repeats, 3))
+        # a behaviour check (does each tool finish, and politely?), one run each by default
+        strict_repeats = ctx.strict_repeats
         emu.configure(export_delay=EXPORT_DELAY, max_pending_per_email=1)
         for rep in range(strict_repeats):
             order = ["sunpy_fido", "ours", "sunpy_client"] if rep % 2 == 0 else ["ours", "sunpy_client", "sunpy_fido"]
@@ -193,8 +195,9 @@ def run(ctx: BenchContext, shared: dict[str, Any], *, with_sunpy: bool = True) -
             )
             res.contender(label, times, show=(f"{median(times):.3f} s" if median(times) is not None else "failed")
                           + f" [{outcome[:90]}]", outcome=outcome, runs_detail=[_short(r) for r in runs])
-        fido_t = [r["wall_seconds"] if r.get("ok") else None for r in strict["sunpy_fido"]]
-        res.headline("1 pending/e-mail: ours / sunpy Fido (info)", ratio(median(s_ours), median(fido_t)), "<=", 1.0)
+        res.check("1 pending/e-mail: sunpy JSOCClient.fetch stopped by status 7",
+                  "; ".join((r.get("exception") or "finished")[:60] for r in strict["sunpy_client"]),
+                  None, bar="(what sunpy does; not a bar)")
     res.notes.append(
         "Wall time = search + export + download inside the worker process (interpreter start, imports and the "
         "Prefect test server start are excluded for both tools)."

@@ -86,7 +86,10 @@ def ensure_chromium() -> tuple[str | None, str]:
     if apt is None:
         return None, "no Chromium at /usr/bin/chromium and no apt-get to install Debian's `chromium` package"
     if os.geteuid() != 0:
-        return None, "no Chromium at /usr/bin/chromium, and installing it with apt-get needs root (run `apt-get install -y chromium`)"
+        return None, (
+            "no Chromium at /usr/bin/chromium, and installing it with apt-get needs root "
+            "(run `apt-get install -y chromium`)"
+        )
     lock = ["-o", "DPkg::Lock::Timeout=120"]
     ok, why = _run([apt, *lock, "install", "-y", "-q", *APT_PACKAGES], APT_INSTALL_TIMEOUT)
     if not ok:  # most often the package lists are missing or stale: refresh them once and retry

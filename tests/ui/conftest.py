@@ -1,4 +1,4 @@
-"""Fixtures for the UI test: a browser (installed if missing), a Prefect server, one fetch run.
+"""Fixtures for the UI tests: a browser (installed if missing), a Prefect server, fetch runs.
 
 Order matters for a fast skip: the browser is looked for (and installed) before the server starts,
 so a machine that cannot have Chromium skips in seconds with the reason.
@@ -26,8 +26,8 @@ from _ui_server import PrefectServer, run_in_subprocess  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 FLOW_SCRIPT = Path(__file__).with_name("_ui_flow.py")
 FLOW_TIMEOUT = 240.0
-#: Big enough that the run page (graph, tabs and a page of task runs) fits without scrolling: the
-#: UI scrolls inside its own panel, so a "full page" screenshot is only as tall as the viewport.
+#: Tall enough for the run page's graph, tabs and a dozen task runs: Prefect's V1 UI scrolls inside
+#: its own panel, so its "full page" screenshots are only as tall as the viewport.
 VIEWPORT = {"width": 1440, "height": 1400}
 
 

@@ -62,7 +62,9 @@ def _open_tab(page: Any, name: str) -> None:
     page.get_by_role("tablist").get_by_text(name, exact=True).first.click()
 
 
-def _open_run_page(page: Any, server: Any, ui_settings: dict[str, Any], ui: str, run: dict[str, Any], check: Checks, state: str) -> None:
+def _open_run_page(
+    page: Any, server: Any, ui_settings: dict[str, Any], ui: str, run: dict[str, Any], check: Checks, state: str
+) -> None:
     """Go to the flow run page and check its header: run name, final state, task-run count, graph."""
     from playwright.sync_api import expect
 
@@ -81,7 +83,8 @@ def _check_task_runs(page: Any, run: dict[str, Any], check: Checks) -> None:
     _open_tab(page, "Task Runs")
     step_re = "|".join(map(re.escape, run["steps"]))
     for label in run["labels"]:
-        check(f"a task run named '<step> · {label}'", _visible(_text(page, rf"^\s*({step_re}) · {re.escape(label)}\s*$")))
+        named = _text(page, rf"^\s*({step_re}) · {re.escape(label)}\s*$")
+        check(f"a task run named '<step> · {label}'", _visible(named))
     # Prefect's fallback names ("await_export-e84") say neither what the run does nor for which block.
     check(
         "no task run with a generated name like 'download-0f1'",
@@ -99,7 +102,10 @@ def _timeline(page: Any, screenshots: Any, name: str, publish: bool) -> None:
     """Screenshot the flow-run graph in full-screen mode, zoomed in so the labels are readable."""
     size = page.viewport_size
     page.set_viewport_size(TIMELINE_VIEWPORT)
-    tall = "() => { const c = document.querySelector('canvas'); return !!c && c.getBoundingClientRect().height > 0.8 * innerHeight; }"
+    tall = (
+        "() => { const c = document.querySelector('canvas');"
+        " return !!c && c.getBoundingClientRect().height > 0.8 * innerHeight; }"
+    )
     try:
         page.locator("canvas").first.click(position={"x": 5, "y": 5})  # focus the graph, on its time axis
         page.keyboard.press("f")  # the graph's own shortcut: toggle full screen
@@ -135,13 +141,17 @@ _LAST_COLUMN_IN_SIGHT_JS = """(table) => {
   const name = JSON.stringify(last.textContent.trim());
   const r = last.getBoundingClientRect();
   let clip = table.parentElement;
-  while (clip && !['auto', 'hidden', 'scroll', 'clip'].includes(getComputedStyle(clip).overflowX)) clip = clip.parentElement;
+  while (clip && !['auto', 'hidden', 'scroll', 'clip'].includes(getComputedStyle(clip).overflowX))
+    clip = clip.parentElement;
   const edge = clip ? clip.getBoundingClientRect().right : innerWidth;
   if (r.right > edge + 2)
-    return `its last column ${name} is cut off (table ends at x=${Math.round(r.right)}, its box at x=${Math.round(edge)})`;
+    return `its last column ${name} is cut off `
+      + `(table ends at x=${Math.round(r.right)}, its box at x=${Math.round(edge)})`;
   const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
   if (!hit || !(hit === last || last.contains(hit)))
-    return `its last column ${name} is covered by ` + (hit ? `${hit.tagName} ${JSON.stringify((hit.textContent || '').trim().slice(0, 30))}` : 'nothing (off screen)');
+    return `its last column ${name} is covered by ` + (hit
+      ? `${hit.tagName} ${JSON.stringify((hit.textContent || '').trim().slice(0, 30))}`
+      : 'nothing (off screen)');
   return '';
 }"""
 
@@ -166,7 +176,8 @@ def _verdict(run: dict[str, Any], check: Checks, screenshots: Any, expect_failed
     verdict = []
     failed = sorted(b["label"] for b in run.get("failed_blocks") or [])
     if failed != sorted(expect_failed):
-        verdict.append(f"expected failed blocks {sorted(expect_failed)}, got:\n  " + "\n  ".join(run.get("failed") or ["none"]))
+        got = "\n  ".join(run.get("failed") or ["none"])
+        verdict.append(f"expected failed blocks {sorted(expect_failed)}, got:\n  {got}")
     if not expect_failed and run["state"] != "COMPLETED":
         verdict.append(f"the fetch ended {run['state']}: {run['message']}")
     if check.problems:
@@ -196,10 +207,9 @@ def test_flow_run_page_shows_fetch(
     page, check, run = browser_page, Checks(), fetch_run
     labels, blocks = run["labels"], len(run["labels"])
 
-    # The run page: name, state, graph (zoomed timeline), and one named task run per block and step.
-    _open_run_page(page, prefect_ui_server, ui_settings, ui, run, check, "Completed")
+    # The run page: name, state, graph, and one named task run per block and step.
     publish = prefix == "ui-"  # docs/ shows the UI a new visitor lands on
-    _timeline(page, screenshots, f"{prefix}timeline.png", publish)
+    _open_run_page(page, prefect_ui_server, ui_settings, ui, run, check, "Completed")
     _check_task_runs(page, run, check)
     page.wait_for_load_state("networkidle")
     screenshots(page, f"{prefix}flow-run.png", publish)
@@ -207,6 +217,7 @@ def test_flow_run_page_shows_fetch(
     _check_artifact_cards(page, run, check, complete=blocks)
     page.wait_for_load_state("networkidle")
     screenshots(page, f"{prefix}artifacts.png", publish)
+    _timeline(page, screenshots, f"{prefix}timeline.png", publish)  # last here: it leaves the graph zoomed
 
     # The export summary: what was fetched, from where, how long each step took, what failed.
     _open_artifact(page, "jsoc-export-summary")
@@ -257,7 +268,8 @@ def test_failed_blocks_are_named_and_explained(
     check("export summary headline", _visible(_text(page, rf"JSOC fetch: {complete} of {blocks} blocks complete")))
     check("Failures section", _visible(page.get_by_role("heading", name="Failures")))
     for label in failed:
-        check(f"failure of {label} with its step", _visible(page.locator("li").filter(has_text=label).filter(has_text="stage")))
+        item = page.locator("li").filter(has_text=label).filter(has_text="stage")
+        check(f"failure of {label} with its step", _visible(item))
     check("JSOC's reason", _visible(page.get_by_text("too many records", exact=False)))
     page.wait_for_load_state("networkidle")
     check("export summary table fits the page", _table_in_sight(page.locator("table")))
