@@ -34,10 +34,39 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_RESULTS_LOCAL_STORAGE_PATH", str(_HOME / "storage"))
 
 from bench._env import BenchContext, temp_root  # noqa: E402
-from bench._report import ScenarioResult, format_table  # noqa: E402
+from bench._report import ScenarioResult, format_table, markdown_table  # noqa: E402
 from bench._timing import machine_info  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
+TABLE_START, TABLE_END = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
+
+
+def _update_docs(doc: dict) -> bool:
+    """Put the table of a full run into docs/performance.md between the bench-table markers."""
+    if not DOCS.exists():
+        return False
+    text = DOCS.read_text()
+    if TABLE_START not in text or TABLE_END not in text:
+        return False
+    m = doc["machine"]
+    v = m["versions"]
+    block = "\n".join([
+        TABLE_START,
+        "",
+        f"`{doc['command'].strip()}` on {doc['started_at']}: {m['cpu_count']} cores (load average "
+        f"{m['load_average_at_start']} at start), Python {m['python']}, prefect {v.get('prefect')}, drms "
+        f"{v.get('drms')}, parfive {v.get('parfive')}, sunpy {v.get('sunpy')}; {doc['repeats']} repeats "
+        f"(5 for scenarios 1 and 5), total wall time {doc['wall_seconds'] / 60:.1f} min.",
+        "",
+        markdown_table(doc["scenarios"]),
+        "",
+        TABLE_END,
+    ])
+    before, rest = text.split(TABLE_START, 1)
+    after = rest.split(TABLE_END, 1)[1]
+    DOCS.write_text(before + block + after)
+    return True
 SCENARIOS = ("1", "5", "2", "3", "4")  # run order: cheapest and core-independent first
 
 
@@ -141,7 +170,12 @@ def main(argv: list[str] | None = None) -> int:
     doc["wall_seconds"] = round(time.perf_counter() - started, 1)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    full_run = not args.quick and not args.only and args.out is None
+    if full_run and _update_docs(doc):
+        ctx.log(f"table written to {DOCS}")
     print()
+    if args.quick:
+        print("QUICK RUN (1 repeat, small sizes): a smoke test of the harness; the ratios mean nothing.")
     print(format_table(doc["scenarios"]))
     print()
     print(f"total wall time {doc['wall_seconds']} s (Prefect test server start {doc.get('prefect_server_start_seconds')} s, "

@@ -41,11 +41,15 @@ class ScenarioResult:
         self.contenders[name] = entry
         return entry
 
-    def headline(self, label: str, value: float | None, op: str, bar: float, *,
+    def headline(self, label: str, value: float | None, op: str | None, bar: float | None, *,
                  explain: str = "", **extra: Any) -> dict[str, Any]:
-        """Record a headline ratio and whether it meets ``value <op> bar``."""
-        passed = None if value is None else bool(_OPS[op](value, bar))
-        entry = {"label": label, "ratio": value, "bar": f"{op} {bar:g}", "pass": passed,
+        """Record a headline ratio and whether it meets ``value <op> bar`` (``op=None``: information)."""
+        if op is None or bar is None:
+            passed, bar_text = None, "(info)"
+        else:
+            passed = None if value is None else bool(_OPS[op](value, bar))
+            bar_text = f"{op} {bar:g}"
+        entry = {"label": label, "ratio": value, "bar": bar_text, "pass": passed, "info": op is None,
                  "explain": explain, **extra}
         self.headlines.append(entry)
         return entry
@@ -73,7 +77,9 @@ def _fmt_median(entry: dict[str, Any]) -> str:
     return f"{med:.3f} {unit}" if unit == "s" else f"{med:.4g} {unit}"
 
 
-def _verdict(passed: bool | None) -> str:
+def _verdict(passed: bool | None, info: bool = False) -> str:
+    if info:
+        return "info"
     return "n/a" if passed is None else ("PASS" if passed else "MISS")
 
 
@@ -88,9 +94,10 @@ def table_rows(results: list[dict[str, Any]]) -> list[tuple[str, str, str, str, 
             rows.append((key, name, _fmt_median(entry), "", "", ""))
         for h in res.get("headlines", []):
             value = "n/a" if h["ratio"] is None else f"{h['ratio']:.3f}"
-            rows.append((key, h["label"], "", value, h["bar"], _verdict(h["pass"])))
+            rows.append((key, h["label"], "", value, h["bar"], _verdict(h["pass"], h.get("info", False))))
         for c in res.get("checks", []):
-            rows.append((key, c["label"], str(c["value"]), "", c.get("bar", ""), _verdict(c["pass"])))
+            rows.append((key, c["label"], str(c["value"]), "", c.get("bar", ""),
+                         _verdict(c["pass"], c["pass"] is None)))
     return rows
 
 

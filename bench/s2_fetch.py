@@ -195,9 +195,6 @@ def run(ctx: BenchContext, shared: dict[str, Any], *, with_sunpy: bool = True) -
             )
             res.contender(label, times, show=(f"{median(times):.3f} s" if median(times) is not None else "failed")
                           + f" [{outcome[:90]}]", outcome=outcome, runs_detail=[_short(r) for r in runs])
-        res.check("1 pending/e-mail: sunpy JSOCClient.fetch stopped by status 7",
-                  "; ".join((r.get("exception") or "finished")[:60] for r in strict["sunpy_client"]),
-                  None, bar="(what sunpy does; not a bar)")
     res.notes.append(
         "Wall time = search + export + download inside the worker process (interpreter start, imports and the "
         "Prefect test server start are excluded for both tools)."

@@ -29,6 +29,9 @@ __all__ = [
     "publish_block_records",
     "publish_records_summary",
     "publish_export_summary",
+    "export_summary_markdown",
+    "fetch_headline",
+    "human_bytes",
     "artifact_key",
 ]
 
@@ -129,8 +132,20 @@ def _cell(value: Any) -> Any:
     return str(value)
 
 
-def publish_block_records(label: str, table: Any, count: int) -> None:
+def block_key(query: Any) -> str:
+    """A short artifact key for one block: ``records-aia-lev1-euv-12s-20140101-0600-171``."""
+    parts = ["records", query.series]
+    if getattr(query, "start", None) is not None:
+        parts.append(query.start.strftime("%Y%m%d-%H%M"))
+    if getattr(query, "wavelength", None):
+        parts.append("-".join(f"{w:g}" for w in query.wavelength))
+    parts += [str(v) for v in getattr(query, "primekeys", {}).values()]
+    return artifact_key(*parts)
+
+
+def publish_block_records(query: Any, table: Any, count: int) -> None:
     """Publish one block's records as a table artifact (first ``MAX_TABLE_ROWS`` rows)."""
+    label = query.label
     columns = list(table.colnames) if table is not None else []
     rows = [
         {name: _cell(row[name]) for name in columns}
@@ -138,7 +153,7 @@ def publish_block_records(label: str, table: Any, count: int) -> None:
     ]
     shown = f"first {len(rows)} of {count}" if count > len(rows) else f"all {count}"
     create_table_artifact(
-        key=artifact_key("jsoc-records", label),
+        key=block_key(query),
         table=rows or [{"records": 0}],
         description=f"**{label}**: {count} records found ({shown} shown).",
     )
@@ -168,60 +183,87 @@ def publish_records_summary(results: Iterable[Any], server_url: str) -> None:
     )
 
 
-def _human_bytes(size: float) -> str:
+def human_bytes(size: float) -> str:
+    """``216 kB``, ``1.5 MB``: sizes as people read them (SI units, as JSOC reports them)."""
     for unit in ("B", "kB", "MB", "GB", "TB"):
         if size < 1000 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+            return f"{size:.0f} {unit}" if unit == "B" or size >= 100 else f"{size:.3g} {unit}"
         size /= 1000
-    return f"{size:.1f} TB"  # pragma: no cover
-
-
-def export_summary_markdown(result: FetchResult) -> str:
-    """The markdown shown as the fetch's export summary (also printed by the CLI's ``--summary``)."""
-    ok = len(result.blocks) - len(result.failed)
-    downloaded = sum(b.downloaded for b in result.blocks)
-    skipped = sum(b.skipped for b in result.blocks)
-    lines = [
-        f"## JSOC fetch: {ok} of {len(result.blocks)} blocks complete",
-        "",
-        f"- **Server:** `{result.server_url}`",
-        f"- **Saved to:** `{result.path}`",
-        f"- **Files:** {len(result.files)} ({_human_bytes(result.total_bytes)}); "
-        f"{downloaded} downloaded now, {skipped} already present and verified",
-        f"- **Wall time:** {result.elapsed_seconds:.1f} s",
-        "",
-        "| block | request id | records | files | size | "
-        + " | ".join(f"{step} (s)" for step in STAGES)
-        + " | status |",
-        "|---|---|---:|---:|---:|" + "---:|" * len(STAGES) + "---|",
-    ]
-    for b in result.blocks:
-        timings = " | ".join(
-            f"{b.timings[step]:.1f}" if step in b.timings else "–" for step in STAGES
-        )
-        status = "✅ ok" if b.ok else f"❌ **{b.failed_step}**: {_escape(b.error or '')}"
-        request = b.request_id or ("quick (no request)" if b.ok and b.records else "–")
-        records = "–" if b.records is None else str(b.records)
-        lines.append(
-            f"| {_escape(b.label)} | `{request}` | {records} | {len(b.files)} | "
-            f"{_human_bytes(b.bytes)} | {timings} | {status} |"
-        )
-    if result.failed:
-        lines += ["", "### Failures", ""]
-        lines += [f"- **{_escape(b.label)}** ({b.failed_step}): {_escape(b.error or '')}" for b in result.failed]
-    return "\n".join(lines)
+    return f"{size:.0f} TB"  # pragma: no cover
 
 
 def _escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _reason(error: str) -> str:
+    """JSOC's own words when the message quotes them, else the message's first sentence."""
+    if 'JSOC said: "' in error:
+        return "JSOC said: " + error.split('JSOC said: "', 1)[1].split('"', 1)[0].rstrip(".")
+    return error.split(". ")[0]
+
+
+def fetch_headline(result: FetchResult) -> str:
+    """``3 of 4 blocks complete, 1 failed in stage``: the one line a person reads first."""
+    ok = len(result.blocks) - len(result.failed)
+    text = f"{ok} of {len(result.blocks)} blocks complete"
+    if result.failed:
+        steps = "/".join(sorted({b.failed_step or "?" for b in result.failed}))
+        text += f", {len(result.failed)} failed in {steps}"
+    return text
+
+
+#: Column titles of the per-step timing table (validate runs for all blocks at once, so it is left out).
+_STEP_TITLES = {"search": "search", "stage": "stage (incl. wait for a slot)", "await_export": "JSOC staging",
+                "download": "download"}
+
+
+def export_summary_markdown(result: FetchResult) -> str:
+    """The markdown of the export summary artifact (narrow enough for the run page's artifact pane)."""
+    downloaded = sum(b.downloaded for b in result.blocks)
+    skipped = sum(b.skipped for b in result.blocks)
+    lines = [
+        f"## JSOC fetch: {fetch_headline(result)}",
+        "",
+        f"**From** `{result.server_url}` **into** `{result.path}`: {len(result.files)} files, "
+        f"{human_bytes(result.total_bytes)} in {result.elapsed_seconds:.1f} s "
+        f"({downloaded} downloaded now, {skipped} already there and verified).",
+        "",
+        "| block | records | files | size | JSOC request | time (s) | status |",
+        "|---|---:|---:|---:|---|---:|---|",
+    ]
+    for b in result.blocks:
+        request = f"`{b.request_id}`" if b.request_id else ("quick" if b.ok and b.records else "–")
+        status = "✅ ok" if b.ok else f"❌ **{b.failed_step}**"
+        lines.append(
+            f"| {_escape(b.label)} | {'–' if b.records is None else b.records} | {len(b.files) or '–'} | "
+            f"{human_bytes(b.bytes) if b.bytes else '–'} | {request} | {sum(b.timings.values()):.1f} | {status} |"
+        )
+    if result.failed:
+        lines += ["", "### Failures", ""]
+        lines += [
+            f"- **{_escape(b.label)}**, in **{b.failed_step}**: {_escape(_reason(b.error or ''))}"
+            for b in result.failed
+        ]
+    lines += [
+        "", "### Seconds per step", "",
+        "| block | " + " | ".join(_STEP_TITLES.values()) + " |",
+        "|---|" + "---:|" * len(_STEP_TITLES),
+    ]
+    for b in result.blocks:
+        ran = STAGES if b.ok else STAGES[: STAGES.index(b.failed_step) + 1] if b.failed_step else ()
+        cells = [f"{b.timings[s]:.1f}" if s in b.timings and s in ran else "–" for s in _STEP_TITLES]
+        lines.append(f"| {_escape(b.label)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def publish_export_summary(result: FetchResult) -> None:
-    """Publish the fetch's export summary as a markdown artifact."""
+    """Publish the fetch's export summary as a markdown artifact; its description is the headline."""
     create_markdown_artifact(
         key="jsoc-export-summary",
         markdown=export_summary_markdown(result),
-        description="JSOC exports: request ids, sizes, durations and failures",
+        description=f"{fetch_headline(result)}: {len(result.files)} files, "
+        f"{human_bytes(result.total_bytes)}, {result.elapsed_seconds:.1f} s",
     )
 
 

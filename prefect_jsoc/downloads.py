@@ -354,6 +354,7 @@ def download_manifest(
     done_count = [skipped]
     report("download", done_count[0] / total if total else 1.0, f"{done_count[0]}/{total} files")
 
+    started = time.monotonic()
     downloaded = 0
     bytes_downloaded = 0
     errors: dict[str, str] = {}
@@ -408,6 +409,11 @@ def download_manifest(
         with contextlib.suppress(OSError):
             bytes_total += p.stat().st_size
     report("download", 1.0, f"{total}/{total} files")
+    if downloaded:
+        _logger().info(
+            "Downloaded %d file(s) of %s (%.1f MB) in %.1f s; %d were already present.",
+            downloaded, manifest.label, bytes_downloaded / 1e6, time.monotonic() - started, skipped,
+        )
     return DownloadResult(
         paths=paths,
         downloaded=downloaded,

@@ -271,6 +271,7 @@ def _submit_with_slot(
     delay = 1.0
     transient = 0
     announced = False
+    wait_started = time.monotonic()
     while True:
         waiting_on: list[str] = []
         with slots.locked():
@@ -295,11 +296,13 @@ def _submit_with_slot(
                                 f"JSOC accepted the export of {query.label} (status {status}) without a request id."
                             )
                         slots.add(handle.request_id, label=query.label, query_key=key)
+                        waited = time.monotonic() - wait_started
                         logger.info(
-                            "Submitted export %s for %s (%s/%s, %s records, ~%s MB).",
+                            "Submitted export %s for %s (%s/%s, %s records, ~%s MB)%s.",
                             handle.request_id, query.label, handle.method, handle.protocol,
                             handle.record_count if handle.record_count is not None else "?",
                             f"{handle.size_mb:g}" if handle.size_mb is not None else "?",
+                            f" after waiting {waited:.1f} s for a free export slot" if announced else "",
                         )
                     else:
                         logger.info(

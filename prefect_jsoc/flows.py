@@ -51,11 +51,13 @@ class JsocFetchError(JsocError):
     def __init__(self, result: FetchResult) -> None:
         self.result = result
         failed = result.failed
-        details = "; ".join(f"{b.label} ({b.failed_step}): {b.error}" for b in failed[:5])
-        more = f"; and {len(failed) - 5} more" if len(failed) > 5 else ""
+        first = failed[0]
+        reason = (first.error or "").split(". ")[0]
+        more = f"; +{len(failed) - 1} more" if len(failed) > 1 else ""
         super().__init__(
-            f"{len(failed)} of {len(result.blocks)} blocks failed: {details}{more}. "
-            "Completed blocks are kept; re-run the same fetch to retry only what is missing."
+            f"{len(failed)} of {len(result.blocks)} blocks failed ({first.label} in {first.failed_step}: "
+            f"{reason}{more}). See the jsoc-export-summary artifact; completed blocks are kept, and "
+            "re-running the same fetch retries only what is missing."
         )
 
 
@@ -189,7 +191,7 @@ def jsoc_search(
     publish_records_summary(results, settings.server_url)
     if len(results) <= MAX_BLOCK_TABLES:
         for result in results:
-            publish_block_records(result.query.label, result.table, result.count)
+            publish_block_records(result.query, result.table, result.count)
     summary = SearchSummary(results=results)
     logger.info("Found %d records in %d block(s).", summary.count, len(results))
     return summary
@@ -296,7 +298,7 @@ def jsoc_fetch(
         state = future.state
         if step == "search" and state.is_completed() and len(blocks) <= MAX_BLOCK_TABLES:
             found = future.result()
-            publish_block_records(found.query.label, found.table, found.count)
+            publish_block_records(found.query, found.table, found.count)
         if step == "download":
             downloads_done += 1
         progress.advance(
@@ -310,6 +312,9 @@ def jsoc_fetch(
         blocks=[_block_result(chain) for chain in chains],
         elapsed_seconds=time.monotonic() - started,
     )
+    for chain, block in zip(chains, result.blocks):
+        if not block.ok:
+            _name_skipped_runs(chain, block)
     searches = [c.futures["search"].result() for c in chains if c.futures["search"].state.is_completed()]
     publish_records_summary(searches, settings.server_url)
     publish_export_summary(result)
@@ -327,6 +332,27 @@ def jsoc_fetch(
     if result.failed and fail_on_error:
         raise JsocFetchError(result)
     return result
+
+
+def _name_skipped_runs(chain: _Chain, block: BlockResult) -> None:
+    """Name the task runs that never started after a failed step (Prefect leaves them ``download-3f1``)."""
+    from prefect import get_client
+
+    skipped = [
+        (step, future) for step, future in chain.futures.items()
+        if future.state.is_pending() and block.failed_step and step != block.failed_step
+    ]
+    if not skipped:
+        return
+    with get_client(sync_client=True) as client:
+        for step, future in skipped:
+            name = f"{step} · {chain.query.label} (skipped: {block.failed_step} failed)"
+            for _ in range(50):  # the run reaches the API through events; give it a moment
+                try:
+                    client.set_task_run_name(future.task_run_id, name)
+                    break
+                except Exception:  # noqa: BLE001 - not recorded yet
+                    time.sleep(0.1)
 
 
 def _block_result(chain: _Chain) -> BlockResult:

@@ -34,7 +34,7 @@ def run_fetch(data: Path, **emulator: Any) -> dict[str, Any]:
     with JsocEmulator(export_delay=1.0, seed=7, **emulator) as emu:
         os.environ["PREFECT_JSOC_SERVER_URL"] = emu.url
         os.environ["PREFECT_JSOC_EMAIL"] = "ui-test@example.com"
-        from prefect_jsoc.artifacts import artifact_key
+        from prefect_jsoc.artifacts import block_key
         from prefect_jsoc.flows import jsoc_fetch
         from prefect_jsoc.query import or_queries
         from prefect_jsoc.results import STAGES
@@ -47,7 +47,7 @@ def run_fetch(data: Path, **emulator: Any) -> dict[str, Any]:
         facts: dict[str, Any] = {
             "labels": [q.label for q in queries],
             "steps": list(STAGES),
-            "record_tables": [artifact_key("jsoc-records", q.label) for q in queries],
+            "record_tables": [block_key(q) for q in queries],
             "server_url": emu.url,
             "emulator": emu.stats(),
         }
