@@ -145,6 +145,17 @@ def _check_against_series(query: JsocQuery, info: SeriesInfo) -> None:
             )
 
 
+def _checked_against_series(
+    query: JsocQuery, settings: JsocSettings | None, client: JsocClient | None
+) -> tuple[JsocSettings, JsocClient, Any, JsocQuery]:
+    """Check the query against its series' definition and attach the series' prime-key layout."""
+    settings = JsocSettings.resolve(settings)
+    client = client or JsocClient(settings)
+    info = client.series_info(query.series)
+    _check_against_series(query, info)
+    return settings, client, info, query.with_layout(info.layout(query))
+
+
 def validate_query(
     query: JsocQuery,
     settings: JsocSettings | None = None,
@@ -182,11 +193,7 @@ def validate_query(
         print(checked.recordset(), count)
         ```
     """
-    settings = JsocSettings.resolve(settings)
-    client = client or JsocClient(settings)
-    info = client.series_info(query.series)
-    _check_against_series(query, info)
-    validated = query.with_layout(info.layout(query))
+    settings, client, info, validated = _checked_against_series(query, settings, client)
     recordset = validated.recordset()
     count = client.count(recordset)
     if check_size and count > 0:
@@ -288,11 +295,7 @@ def search_records(
         print(result.count, result.table)
         ```
     """
-    settings = JsocSettings.resolve(settings)
-    client = client or JsocClient(settings)
-    info = client.series_info(query.series)
-    _check_against_series(query, info)
-    validated = query.with_layout(info.layout(query))
+    settings, client, info, validated = _checked_against_series(query, settings, client)
     key_list = resolve_keys(keys, info)
     segments = [info.segment(s) or s for s in query.segments] or None
     table = client.query(validated.recordset(), key_list, segments, series=info)
