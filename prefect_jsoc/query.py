@@ -149,8 +149,8 @@ def parse_time(value: Any, *, scale: str = "utc", what: str = "time") -> dt.date
         allowed = ", ".join(s for s in Time.SCALES if s != "local")
         raise InvalidTimeRangeError(f"Unknown time scale {scale!r}. Use one of: {allowed}.")
     hint = (
-        f"Use an ISO time such as '2014-01-01T00:00:00' (UTC unless a scale is given), a DRMS time "
-        f"such as '2014.01.01_00:00:35_TAI', a datetime or an astropy Time."
+        "Use an ISO time such as '2014-01-01T00:00:00' (UTC unless a scale is given), a DRMS time "
+        "such as '2014.01.01_00:00:35_TAI', a datetime or an astropy Time."
     )
     try:
         if isinstance(value, Time):

@@ -147,7 +147,7 @@ def _check_against_series(query: JsocQuery, info: SeriesInfo) -> None:
 
 def _checked_against_series(
     query: JsocQuery, settings: JsocSettings | None, client: JsocClient | None
-) -> tuple[JsocSettings, JsocClient, Any, JsocQuery]:
+) -> tuple[JsocSettings, JsocClient, SeriesInfo, JsocQuery]:
     """Check the query against its series' definition and attach the series' prime-key layout."""
     settings = JsocSettings.resolve(settings)
     client = client or JsocClient(settings)

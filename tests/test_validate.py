@@ -7,7 +7,7 @@ import re
 import pytest
 from jsoc_test_support import emu, hmi_query, requests, settings  # noqa: F401
 
-from prefect_jsoc import JsocQuery, JsocSettings, stage, validate
+from prefect_jsoc import JsocQuery, JsocSettings, validate
 from prefect_jsoc.client import clear_series_cache
 from prefect_jsoc.errors import (
     ExportTooLargeError,
