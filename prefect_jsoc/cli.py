@@ -50,7 +50,11 @@ def _clean_errors(debug: bool = False) -> Iterator[None]:
 
         from prefect_jsoc.errors import JsocValidationError
 
-        invalid = isinstance(exc, (JsocValidationError, ValidationError)) or type(exc).__name__ == "ParameterTypeError"
+        # typer.BadParameter is what the option parsers below raise for malformed input.
+        invalid = (
+            isinstance(exc, (JsocValidationError, ValidationError, typer.BadParameter))
+            or type(exc).__name__ == "ParameterTypeError"
+        )
         text = " ".join(str(exc).split()) or type(exc).__name__
         _fail(f"{type(exc).__name__}: {text}", EXIT_INVALID if invalid else EXIT_FAILED)
 
@@ -271,8 +275,10 @@ def fetch(
 ) -> None:
     """Search, export and download (runs the jsoc-fetch flow); re-running resumes."""
     with _clean_errors(debug):
+        # The e-mail goes to the settings only, where it is a secret; on the queries it would be
+        # stored in clear in the flow run's parameters and in the export ledger.
         queries = build_queries(
-            series, start, end, interval, sample, wavelength, segment, keyword, primekey, protocol, method, notify
+            series, start, end, interval, sample, wavelength, segment, keyword, primekey, protocol, method
         )
         from prefect_jsoc.flows import jsoc_fetch
 
@@ -379,11 +385,12 @@ def main() -> None:
     """Console-script entry point."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-    # Keep the terminal to the progress bar and results; the Prefect UI still gets every INFO log.
+    # Keep the terminal to the progress bar, the results and one line per error; the Prefect UI still
+    # gets every log. (At WARNING, a failed task run prints its traceback here, dozens of lines.)
     if "--verbose" in sys.argv:
         sys.argv.remove("--verbose")
     else:
-        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     app()
 
 

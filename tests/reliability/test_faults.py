@@ -17,7 +17,7 @@ from prefect_jsoc.flows import Interval, QueryGrid, jsoc_fetch
 
 from ._support import DirectoryWatcher, fits_problem, served_files
 
-pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
+pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 #: Chosen so that every fault kind fires within the first few draws of its generator (see the
 #: emulator's FaultInjector: one seeded generator per fault kind).

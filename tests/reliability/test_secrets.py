@@ -19,6 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from prefect_jsoc import JsocQuery, JsocSettings
+from prefect_jsoc.cli import app
 from prefect_jsoc.emulator import EmulatorConfig, JsocEmulator
 from prefect_jsoc.flows import jsoc_fetch
 
@@ -76,9 +77,7 @@ def test_settings_never_show_the_email() -> None:
 
 
 @pytest.mark.usefixtures("prefect_harness")
-def test_a_fetch_stores_the_email_nowhere(
-    emu: JsocEmulator, tmp_path: Path, isolated_state_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_fetch_stores_the_email_nowhere(emu: JsocEmulator, tmp_path: Path, isolated_state_dir: Path) -> None:
     from prefect.settings import PREFECT_RESULTS_LOCAL_STORAGE_PATH
 
     since = dt.datetime.now(dt.timezone.utc)
@@ -99,7 +98,7 @@ def test_a_cli_fetch_with_notify_stores_the_email_nowhere(
     monkeypatch.setenv("PREFECT_JSOC_POLL_INTERVAL", "0.2")
     since = dt.datetime.now(dt.timezone.utc)
 
-    done = CliRunner().invoke(app_for_test(), [
+    done = CliRunner().invoke(app, [
         "fetch", "hmi.M_45s", "--start", "2014-01-01T00:00:00", "--end", "2014-01-01T00:01:30",
         "--notify", SECRET, "--server-url", emu.url, "--path", str(tmp_path / "data"), "--no-progress",
     ])
@@ -107,12 +106,6 @@ def test_a_cli_fetch_with_notify_stores_the_email_nowhere(
     assert done.exit_code == 0, done.output
     assert LOCAL_PART not in done.output
     assert_secret_absent(since, isolated_state_dir, Path(PREFECT_RESULTS_LOCAL_STORAGE_PATH.value()), tmp_path)
-
-
-def app_for_test():  # imported late: the CLI module is only needed here
-    from prefect_jsoc.cli import app
-
-    return app
 
 
 # --- the emulator binds loopback -----------------------------------------------------------------
