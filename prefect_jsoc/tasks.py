@@ -55,7 +55,10 @@ STAGE_CACHE_EXPIRATION = dt.timedelta(hours=24)
 SEARCH_CACHE_EXPIRATION = dt.timedelta(hours=1)
 _KEY_VERSION = "v1"
 _RETRIES = 3
-_RETRY_DELAYS = exponential_backoff(backoff_factor=5)  # 5 s, 10 s, 20 s (+ jitter)
+#: Task-level retries come on top of the client's own quick HTTP retries, so they start slower:
+#: 5 s, 10 s, 20 s (+ jitter) by default. ``PREFECT_JSOC_TASK_RETRY_DELAY`` sets the first delay
+#: (read at import, because Prefect fixes retry delays when the task is declared).
+_RETRY_DELAYS = exponential_backoff(backoff_factor=float(os.environ.get("PREFECT_JSOC_TASK_RETRY_DELAY", "5")))
 _JITTER = 0.5
 
 
