@@ -10,13 +10,14 @@ export slot per e-mail, and ``download`` takes download-connection slots.
 
 from __future__ import annotations
 
+import queue
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Union
 
 from prefect import flow, get_run_logger, unmapped
-from prefect.futures import PrefectFuture, as_completed, wait
+from prefect.futures import PrefectFuture, wait
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, Field
@@ -273,36 +274,50 @@ def jsoc_fetch(
     _raise_validation_failures(blocks, validated)
 
     pipeline_start = time.monotonic()
+    finished: queue.SimpleQueue[tuple[_Chain, str, PrefectFuture]] = queue.SimpleQueue()
+
+    def submit(chain: _Chain, step: str, upstream: PrefectFuture) -> None:
+        """Submit one step of a block; its completion lands on ``finished`` (from any runner's thread)."""
+        if step == "search":
+            future = search.submit(upstream, keys=keys, settings=settings)
+        elif step == "stage":
+            future = stage.submit(upstream, settings=settings)
+        elif step == "await_export":
+            future = await_export.submit(upstream, settings=settings)
+        else:
+            future = download.submit(upstream, path, settings=settings, overwrite=overwrite)
+        chain.futures[step] = future
+        future.add_done_callback(lambda done: finished.put((chain, step, done)))
+
     chains: list[_Chain] = []
-    owner: dict[Any, tuple[_Chain, str]] = {}
     for query, checked in zip(blocks, validated):
         chain = _Chain(query=query)
         chain.futures["validate"] = checked
         chain.finished_at["validate"] = pipeline_start
-        chain.futures["search"] = search.submit(checked, keys=keys, settings=settings)
-        chain.futures["stage"] = stage.submit(chain.futures["search"], settings=settings)
-        chain.futures["await_export"] = await_export.submit(chain.futures["stage"], settings=settings)
-        chain.futures["download"] = download.submit(
-            chain.futures["await_export"], path, settings=settings, overwrite=overwrite
-        )
-        for step in STAGES[1:]:
-            owner[chain.futures[step].task_run_id] = (chain, step)
         chains.append(chain)
+        submit(chain, "search", checked)
 
-    pending = [chain.futures[step] for chain in chains for step in STAGES[1:]]
+    # Each block's next step is submitted only once its previous step has completed, so a block
+    # that failed has no never-started runs, and a finished export downloads at once.
+    active = len(chains)
     downloads_done = 0
-    for future in as_completed(pending):
+    while active:
+        chain, step, future = finished.get()
         future.wait()  # records the final state on the future; `.state` would otherwise ask the API, which lags
-        chain, step = owner[future.task_run_id]
         chain.finished_at[step] = time.monotonic()
-        state = future.state
-        if step == "search" and state.is_completed() and len(blocks) <= MAX_BLOCK_TABLES:
+        completed = future.state.is_completed()
+        if step == "search" and completed and len(blocks) <= MAX_BLOCK_TABLES:
             found = future.result()
             publish_block_records(found.query, found.table, found.count)
         if step == "download":
-            downloads_done += 1
+            downloads_done += completed
+        following = STAGES.index(step) + 1
+        if completed and following < len(STAGES):
+            submit(chain, STAGES[following], future)
+        else:
+            active -= 1
         progress.advance(
-            STEP_WEIGHTS[step],
+            STEP_WEIGHTS[step] if completed else sum(STEP_WEIGHTS[s] for s in STAGES[STAGES.index(step):]),
             f"{downloads_done} of {len(blocks)} block(s) downloaded; last: {step} of {chain.query.label}",
         )
 
@@ -312,9 +327,6 @@ def jsoc_fetch(
         blocks=[_block_result(chain) for chain in chains],
         elapsed_seconds=time.monotonic() - started,
     )
-    for chain, block in zip(chains, result.blocks):
-        if not block.ok:
-            _name_skipped_runs(chain, block)
     searches = [c.futures["search"].result() for c in chains if c.futures["search"].state.is_completed()]
     publish_records_summary(searches, settings.server_url)
     publish_export_summary(result)
@@ -334,27 +346,6 @@ def jsoc_fetch(
     return result
 
 
-def _name_skipped_runs(chain: _Chain, block: BlockResult) -> None:
-    """Name the task runs that never started after a failed step (Prefect leaves them ``download-3f1``)."""
-    from prefect import get_client
-
-    skipped = [
-        (step, future) for step, future in chain.futures.items()
-        if future.state.is_pending() and block.failed_step and step != block.failed_step
-    ]
-    if not skipped:
-        return
-    with get_client(sync_client=True) as client:
-        for step, future in skipped:
-            name = f"{step} · {chain.query.label} (skipped: {block.failed_step} failed)"
-            for _ in range(50):  # the run reaches the API through events; give it a moment
-                try:
-                    client.set_task_run_name(future.task_run_id, name)
-                    break
-                except Exception:  # noqa: BLE001 - not recorded yet
-                    time.sleep(0.1)
-
-
 def _block_result(chain: _Chain) -> BlockResult:
     """Turn one block's finished futures into a ``BlockResult``."""
     values: dict[str, Any] = {}
@@ -362,6 +353,8 @@ def _block_result(chain: _Chain) -> BlockResult:
     timings: dict[str, float] = {}
     previous_end = chain.finished_at["validate"]
     for step in STAGES:
+        if step not in chain.futures:
+            break  # an earlier step failed, so this one was never submitted
         state = chain.futures[step].state
         if step in chain.finished_at and step != "validate":
             timings[step] = max(0.0, chain.finished_at[step] - previous_end)

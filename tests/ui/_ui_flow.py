@@ -58,6 +58,10 @@ def run_fetch(data: Path, **emulator: Any) -> dict[str, Any]:
             files=len(result.files),
             failed=[f"{b.label} ({b.failed_step}): {b.error}" for b in result.failed],
             failed_blocks=[{"label": b.label, "step": b.failed_step} for b in result.failed],
+            # A block's steps after the one that failed are never submitted, so they have no runs.
+            task_runs=sum(
+                len(STAGES) if b.ok else STAGES.index(b.failed_step) + 1 for b in result.blocks
+            ),
         )
     return {"state": state, **facts}
 
@@ -123,7 +127,7 @@ def main(argv: list[str]) -> int:
         flow_run_id=str(state.state_details.flow_run_id),
         state=state.type.value,
         message=state.message,
-        task_runs=len(facts["labels"]) * len(facts["steps"]),
+        task_runs=facts.get("task_runs", len(facts["labels"]) * len(facts["steps"])),
         seconds=round(time.monotonic() - started, 1),
     )
     from prefect.client.orchestration import get_client
