@@ -346,6 +346,7 @@ def stage_export(
     client: JsocClient | None = None,
     on_progress: ProgressCallback | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    record_count: int | None = None,
 ) -> ExportHandle:
     """Submit the export of a query (politely) and return a serialisable handle.
 
@@ -395,7 +396,8 @@ def stage_export(
         query, count = validate_query(query, settings, client=client)  # also checks the e-mail
     else:
         check_email(client, address)
-        count = client.count(query.recordset())
+        # A search just counted these records; asking JSOC again would cost a call per block.
+        count = record_count if record_count is not None else client.count(query.recordset())
     if count == 0:
         raise NoRecordsError(
             f"The query {query.label} matches no records ({query.recordset()}), so there is nothing to export. "

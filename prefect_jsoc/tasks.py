@@ -408,13 +408,14 @@ def stage(query: JsocQuery | SearchResult, settings: JsocSettings | None = None)
     """
     from prefect_jsoc.exports import stage_export
 
+    record_count = None
     if isinstance(query, SearchResult):
         if query.count == 0:
             return _empty_handle(query.query, JsocSettings.resolve(settings))
-        query = query.query
+        query, record_count = query.query, query.count
     if not isinstance(query, JsocQuery):
         raise JsocValidationError(f"stage needs a JsocQuery or a SearchResult, got {type(query).__name__}.")
-    return stage_export(query, settings)
+    return stage_export(query, settings, record_count=record_count)
 
 
 # Not cached: one exp_status call per re-run is what notices that JSOC purged or forgot an

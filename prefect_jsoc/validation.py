@@ -39,6 +39,8 @@ __all__ = [
 
 #: The keywords sunpy shows by default; ``search`` asks for those the series has.
 DEFAULT_KEYS = ("T_REC", "TELESCOP", "INSTRUME", "WAVELNTH", "CAR_ROT")
+#: A generous upper bound on one record's size, used to skip the size check for small requests.
+MAX_RECORD_MB = 2_000
 #: JSOC's per-request export limit (``Request exceeds max byte limit of 100000MB``).
 EXPORT_SIZE_LIMIT_MB = 100_000
 _EMAIL_OK: dict[tuple[str, str], float] = {}
@@ -196,7 +198,9 @@ def validate_query(
     settings, client, info, validated = _checked_against_series(query, settings, client)
     recordset = validated.recordset()
     count = client.count(recordset)
-    if check_size and count > 0:
+    # Sampling record sizes costs a call; below this many records no JSOC record is large enough
+    # (a full HMI SHARP record with all 31 segments is well under 2 GB) to reach the export limit.
+    if check_size and count * MAX_RECORD_MB > EXPORT_SIZE_LIMIT_MB:
         sizes = client.record_sizes(recordset, n=min(count, 10))
         if sizes:
             per_record = sum(sizes) / len(sizes)
