@@ -48,7 +48,7 @@ for _h in list(_root.handlers):
         _root.removeHandler(_h)
 _root.setLevel(_level_before)
 
-__all__ = ["JsocClient", "SeriesInfo", "clear_series_cache", "make_server_config"]
+__all__ = ["JsocClient", "SeriesInfo", "clear_series_cache", "make_server_config", "single_flight"]
 
 T = TypeVar("T")
 
@@ -181,6 +181,16 @@ def _ci_lookup(mapping: dict[str, Any], name: str) -> str | None:
 
 _SERIES_CACHE: dict[tuple[str, str], SeriesInfo] = {}
 _SERIES_LOCK = threading.Lock()
+
+
+_FLIGHTS: dict[Any, threading.Lock] = {}
+_FLIGHTS_LOCK = threading.Lock()
+
+
+def single_flight(key: Any) -> threading.Lock:
+    """A lock per key, so that threads wanting the same uncached answer ask the server only once."""
+    with _FLIGHTS_LOCK:
+        return _FLIGHTS.setdefault(key, threading.Lock())
 
 
 def clear_series_cache() -> None:
@@ -349,6 +359,14 @@ class JsocClient:
             cached = _SERIES_CACHE.get(key)
         if cached is not None:
             return cached
+        with single_flight(("series", *key)):  # many blocks start at once: ask the server once
+            with _SERIES_LOCK:
+                cached = _SERIES_CACHE.get(key)
+            if cached is not None:
+                return cached
+            return self._fetch_series_info(name, key)
+
+    def _fetch_series_info(self, name: str, key: tuple[str, str]) -> SeriesInfo:
         d = self._call("jsoc_info series_struct", lambda: self._json.series_struct(name.lower()))
         try:
             d = self._check_info_reply(d, "jsoc_info (series_struct)", name)

@@ -251,6 +251,52 @@ def _handle_from_reply(
     )
 
 
+def _is_quick(query: JsocQuery) -> bool:
+    """``url_quick`` + ``as-is``: JSOC answers with the files at once and keeps nothing pending."""
+    return query.method == "url_quick" and query.protocol == "as-is"
+
+
+def _submit_quick(
+    client: JsocClient,
+    query: JsocQuery,
+    address: str,
+    recordset: str,
+    slots: ExportSlots,
+    ledger: ExportLedger,
+    reuse_ledger: bool,
+) -> ExportHandle | None:
+    """Submit a quick export without queueing for a pending-export slot.
+
+    Quick exports of online data never become pending, so serialising them behind the per-e-mail
+    slot would only make many small blocks wait on each other. If JSOC turns one into a real request
+    (data on tape), it is registered as pending like any other; if JSOC answers status 7, ``None``
+    sends the caller to the slot queue. JSOC itself enforces its pending rule, so this cannot exceed it.
+    """
+    if reuse_ledger:
+        existing = ledger.lookup(query.cache_key())
+        if existing is not None:
+            return existing
+    reply = client.submit_export(query, address, recordset)
+    status = _int(reply.get("status"), -1)
+    if status == 7:
+        return None
+    if status not in (0, 1, 2):
+        err = export_error_for_status(reply, label=query.label)
+        if isinstance(err, JsocTransientError):
+            return None  # the slot loop retries transient refusals with its backoff
+        raise err
+    handle = _handle_from_reply(reply, query, recordset, client.server_url)
+    if status in (1, 2) and handle.request_id:
+        with slots.locked():
+            slots.add(handle.request_id, label=query.label, query_key=query.cache_key())
+        _logger().info("Quick export of %s became request %s (data not online); it is pending.",
+                       query.label, handle.request_id)
+    else:
+        _logger().info("Quick export of %s is ready at once: %d file(s).", query.label, len(handle.files))
+    ledger.record(handle)
+    return handle
+
+
 def _submit_with_slot(
     client: JsocClient,
     query: JsocQuery,
@@ -267,6 +313,10 @@ def _submit_with_slot(
     slots = ExportSlots(settings, address)
     recordset = query.recordset()
     key = query.cache_key()
+    if _is_quick(query):
+        quick = _submit_quick(client, query, address, recordset, slots, ledger, reuse_ledger)
+        if quick is not None:
+            return quick
     deadline = time.monotonic() + settings.export_timeout
     delay = 1.0
     transient = 0

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from prefect_jsoc.client import JsocClient, SeriesInfo
+from prefect_jsoc.client import JsocClient, SeriesInfo, single_flight
 from prefect_jsoc.errors import (
     ExportTooLargeError,
     InvalidEmailError,
@@ -89,9 +89,14 @@ def check_email(client: JsocClient, address: str) -> None:
         UnregisteredEmailError: When it is unknown, or its registration is still pending.
     """
     key = (client.server_url, address.lower())
-    with _EMAIL_LOCK:
-        if time.monotonic() - _EMAIL_OK.get(key, -math.inf) < _EMAIL_OK_TTL:
-            return
+    with single_flight(("email", *key)):  # many blocks start at once: ask the server once
+        with _EMAIL_LOCK:
+            if time.monotonic() - _EMAIL_OK.get(key, -math.inf) < _EMAIL_OK_TTL:
+                return
+        _check_email_on_server(client, address, key)
+
+
+def _check_email_on_server(client: JsocClient, address: str, key: tuple[str, str]) -> None:
     status, msg = client.check_email(address)
     shown = mask_email(address)
     if status == 2:
