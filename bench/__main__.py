@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     doc["wall_seconds"] = round(time.perf_counter() - started, 1)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=2, default=str) + "\n")
-    full_run = not args.quick and not args.only and args.out is None
+    full_run = not args.quick and not args.only and args.out is None and args.repeats in (None, 3)
     if full_run and _update_docs(doc):
         ctx.log(f"table written to {DOCS}")
     print()
@@ -180,7 +180,6 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"total wall time {doc['wall_seconds']} s (Prefect test server start {doc.get('prefect_server_start_seconds')} s, "
           f"not part of any measurement); JSON written to {out}")
-    misses = [h for s in doc["scenarios"] for h in s["headlines"] if h["pass"] is False]
     errors = [s for s in doc["scenarios"] if s.get("error")]
     return 1 if errors else 0
 

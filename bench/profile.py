@@ -1,14 +1,17 @@
 """``python -m bench.profile CASE``: profile one bench case (for bars that are missed).
 
 Cases:
+    s1         the download task over 48 x 8 MB files (scenario 1), in this process
+    s5         the search task over ~100k records (scenario 5), in this process
     s4a        jsoc_fetch over 200 url_quick blocks with 300 ms per CGI call (scenario 4 A)
     s4b        jsoc_fetch over 500 url_quick blocks, no latency (scenario 4 B)
     s3         the re-run from cache of scenario 2's flow (the first run is made, not profiled)
     s2strict   scenario 2's flow with one pending export per e-mail
 
-Writes, under ``bench/results/profiles/`` (or ``--out``): ``CASE.pyinstrument.txt`` and ``.html``
-(pyinstrument, the flow's main thread), and ``CASE.threads.txt`` (every thread, sampled; the tasks
-run on Prefect's thread pool). ``--blocks N`` changes the block count of s4a/s4b.
+Writes, under ``bench/results/profiles/`` (or ``--out``): ``CASE.pyinstrument.txt`` (pyinstrument,
+the flow's main thread; ``--html`` adds the interactive ``.html``), and ``CASE.threads.txt`` (every
+thread, sampled: the tasks run on Prefect's thread pool, which pyinstrument does not see).
+``--blocks N`` changes the block count of s4a/s4b.
 """
 
 from __future__ import annotations
@@ -29,11 +32,56 @@ from bench._env import BenchContext, run_worker, temp_root  # noqa: E402
 PROFILES = Path(__file__).resolve().parent / "results" / "profiles"
 
 
+def _in_process(ctx: BenchContext, case: str, files: dict[str, str]) -> dict:
+    """Profile the s1 download task or the s5 search task in this process (they run in its main thread)."""
+    import time
+
+    from pyinstrument import Profiler
+
+    from prefect_jsoc import JsocQuery, JsocSettings
+    from prefect_jsoc.tasks import download, search
+
+    if case == "s1":
+        from bench import s1_download as s1
+
+        emu = ctx.emulator(file_size=s1.FILE_SIZE)
+        listed = s1._files(emu.url, 48)
+        warm = ctx.fresh_dir("warm")
+        s1._curl(listed, warm, warm / "curl.cfg")
+        manifest = s1._manifest(listed, [(warm / f["filename"]).stat().st_size for f in listed])
+
+        def work() -> None:
+            dest = ctx.fresh_dir("dl")
+            download(manifest, str(dest), settings=JsocSettings(server_url=emu.url, state_dir=str(dest) + "-state"))
+    else:
+        emu = ctx.emulator()
+        query = JsocQuery(series="hmi.v_45s", start="2014-01-01T00:00:00", end="2014-02-22T00:00:00")
+
+        def work() -> None:
+            search(query, settings=JsocSettings(server_url=emu.url, state_dir=str(ctx.fresh_dir("state"))))
+
+    try:
+        work()  # warm
+        profiler = Profiler(interval=0.001, async_mode="disabled")
+        start = time.perf_counter()
+        profiler.start()
+        work()
+        profiler.stop()
+        wall = time.perf_counter() - start
+        out = {"wall_seconds": wall, "ok": True, "emulator": emu.stats()}
+    finally:
+        emu.close()
+    Path(files["profile_text"]).write_text(profiler.output_text(unicode=False, color=False, show_all=False))
+    Path(files["profile_html"]).write_text(profiler.output_html())
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.profile")
-    p.add_argument("case", choices=["s4a", "s4b", "s3", "s2strict"])
+    p.add_argument("case", choices=["s1", "s5", "s4a", "s4b", "s3", "s2strict"])
     p.add_argument("--blocks", type=int, default=None)
     p.add_argument("--out", default=str(PROFILES))
+    p.add_argument("--html", action="store_true", help="also write pyinstrument's HTML report")
     args = p.parse_args(argv)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -48,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     with prefect_test_harness(server_startup_timeout=120):
         ctx.api_url = PREFECT_API_URL.value()
-        if args.case in ("s4a", "s4b"):
+        if args.case in ("s1", "s5"):
+            out = _in_process(ctx, args.case, files)
+        elif args.case in ("s4a", "s4b"):
             latency = s4_fanout.LATENCY if args.case == "s4a" else 0.0
             n = args.blocks or (s4_fanout.BLOCKS_A if args.case == "s4a" else s4_fanout.BLOCKS_B)
             with ctx.emulator(latency=latency, max_pending_per_email=1) as emu:
@@ -71,11 +121,14 @@ def main(argv: list[str] | None = None) -> int:
                     emu.reset(exports=False)
                 out = run_worker(ctx, "profile_flow", spec, env=env)
                 out["emulator"] = emu.stats()
+    if not args.html:
+        Path(files["profile_html"]).unlink(missing_ok=True)
     print(f"{args.case}: wall {out.get('wall_seconds', 0):.2f} s, ok={out.get('ok')}, "
           f"{out.get('exception', '')}")
     print(f"emulator: {out['emulator'].get('requests')}")
     for key in ("profile_text", "profile_html", "threads_text"):
-        print(f"{key}: {files[key]}")
+        if Path(files[key]).exists():
+            print(f"{key}: {files[key]}")
     return 0
 
 

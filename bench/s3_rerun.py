@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench._env import BenchContext
+from bench._env import BenchContext, run_worker
 from bench._report import ScenarioResult
 from bench._timing import median, ratio
 
@@ -45,6 +45,13 @@ def run(ctx: BenchContext, shared: dict[str, Any]) -> ScenarioResult:
     files = [(r or {}).get("files") for r in again]
     res.check("re-run: files returned (each repeat)", files,
               all(f == data["expected_files"] for f in files), bar=f"{data['expected_files']}")
+    # Prefect's own floor for a flow run in the same run: a flow that maps nothing
+    floor = [run_worker(ctx, "noop_map", {"tasks": 0}) for _ in range(1 if ctx.quick else ctx.repeats)]
+    floor_t = [r["wall_seconds"] if r.get("ok") else None for r in floor]
+    res.contender("Prefect floor: an empty flow run", floor_t)
+    res.headline("re-run / empty flow run", ratio(median(again_t), median(floor_t)), None, None)
+    res.headline("empty flow run / first run", ratio(median(floor_t), median(first_t)), None, None,
+                 explain="the smallest re-run/first-run ratio any Prefect flow can reach here")
     cgi = [sum(v for k, v in (((r or {}).get("emulator") or {}).get("requests") or {}).items()
                if not k.startswith("file:")) for r in again]
     res.notes.append(f"CGI calls made by each re-run (not a bar): {cgi}.")

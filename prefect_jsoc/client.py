@@ -482,10 +482,15 @@ class JsocClient:
             name, values = str(item.get("name")), list(item.get("values") or [])
             kind = info.keywords.get(name) or info.keywords.get(info.keyword(name) or "", "")
             if kind in ("short", "int", "longlong"):
-                col = pd.Series(values, dtype=object).map(
-                    lambda v: int(v, 16) if isinstance(v, str) and v.lower().startswith("0x") else v
-                )
+                col = pd.Series(values, dtype=object)
                 num = pd.to_numeric(col, errors="coerce")
+                bad = num.isna() & col.notna()
+                if bad.any():  # QUALITY and friends may come as hexadecimal strings
+                    num = num.astype(object)
+                    num[bad] = col[bad].map(
+                        lambda v: int(v, 16) if isinstance(v, str) and v.lower().startswith("0x") else None
+                    )
+                    num = pd.to_numeric(num, errors="coerce")
                 table[name] = num.to_numpy() if num.isna().any() else num.astype("int64").to_numpy()
             elif kind in ("float", "double") or name in ("*recnum*", "*sunum*", "*size*"):
                 table[name] = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -251,6 +252,12 @@ def _handle_from_reply(
     )
 
 
+#: Quick exports sent at once from this process: parallel enough to hide JSOC's latency, few enough
+#: not to look like the bursts of exports that made JSOC answer HTTP 500 (sunpy#3897).
+MAX_QUICK_IN_FLIGHT = 4
+_QUICK_IN_FLIGHT = threading.BoundedSemaphore(MAX_QUICK_IN_FLIGHT)
+
+
 def _is_quick(query: JsocQuery) -> bool:
     """``url_quick`` + ``as-is``: JSOC answers with the files at once and keeps nothing pending."""
     return query.method == "url_quick" and query.protocol == "as-is"
@@ -276,7 +283,8 @@ def _submit_quick(
         existing = ledger.lookup(query.cache_key())
         if existing is not None:
             return existing
-    reply = client.submit_export(query, address, recordset)
+    with _QUICK_IN_FLIGHT:
+        reply = client.submit_export(query, address, recordset)
     status = _int(reply.get("status"), -1)
     if status == 7:
         return None

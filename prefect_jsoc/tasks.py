@@ -21,6 +21,7 @@ Caching:
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import json
@@ -29,11 +30,12 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE, CachePolicy
 from prefect.locking.filesystem import FileSystemLockManager
+from prefect.serializers import PickleSerializer
 from prefect.tasks import exponential_backoff
 
 from prefect_jsoc.errors import JsocTransientError, JsocValidationError
@@ -250,6 +252,26 @@ STAGE_CACHE_POLICY = CachePolicy.from_cache_key_fn(_stage_key).configure(
 )
 
 
+class FastPickleSerializer(PickleSerializer):
+    """Prefect's pickle serializer, base64-encoded in one line.
+
+    Prefect's own uses ``base64.encodebytes`` (a newline every 76 characters), which takes about
+    5x longer than ``b64encode``: 80 ms of the 100,000-record search result's 17 MB here.
+    """
+
+    type: Literal["prefect-jsoc-pickle"] = "prefect-jsoc-pickle"  # type: ignore[assignment]
+
+    def dumps(self, obj: Any) -> bytes:
+        import cloudpickle
+
+        return base64.b64encode(cloudpickle.dumps(obj))
+
+    def loads(self, blob: bytes) -> Any:
+        import cloudpickle
+
+        return cloudpickle.loads(base64.b64decode(blob))
+
+
 # -- the tasks ----------------------------------------------------------------------------------
 
 _common: dict[str, Any] = dict(
@@ -304,6 +326,7 @@ def validate(query: JsocQuery, settings: JsocSettings | None = None) -> JsocQuer
     task_run_name=_run_name("search", "query"),
     cache_key_fn=_search_key,
     cache_expiration=SEARCH_CACHE_EXPIRATION,
+    result_serializer=FastPickleSerializer(),
     **_common,
 )
 def search(
