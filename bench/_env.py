@@ -48,20 +48,13 @@ def _cpu_seconds(pid: int) -> float | None:
 
 
 def drms_server_config(url: str, name: str = "JSOC") -> Any:
-    """A ``drms.ServerConfig`` for a JSOC-like server at ``url`` (CGIs under ``cgi-bin/ajax/``)."""
+    """A ``drms.ServerConfig`` for a JSOC-like server at ``url`` (the one prefect-jsoc itself uses)."""
     from drms.config import ServerConfig
 
-    return ServerConfig(
-        name=name,
-        cgi_baseurl=f"{url}cgi-bin/ajax/",
-        cgi_show_series="show_series",
-        cgi_jsoc_info="jsoc_info",
-        cgi_jsoc_fetch="jsoc_fetch",
-        cgi_check_address="checkAddress.sh",
-        cgi_show_series_wrapper="showextseries",
-        show_series_wrapper_dbhost="hmidb2",
-        http_download_baseurl=url,
-    )
+    from prefect_jsoc.client import make_server_config
+
+    config = make_server_config(url)
+    return ServerConfig(**{**config.to_dict(), "name": name})
 
 
 class EmulatorProcess:
