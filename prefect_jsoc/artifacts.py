@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from prefect.artifacts import (
@@ -265,8 +265,3 @@ def publish_export_summary(result: FetchResult) -> None:
         description=f"{fetch_headline(result)}: {len(result.files)} files, "
         f"{human_bytes(result.total_bytes)}, {result.elapsed_seconds:.1f} s",
     )
-
-
-def block_rows(results: Sequence[Any]) -> list[dict[str, Any]]:
-    """Rows for a records-per-block table printed by the CLI."""
-    return [{"block": r.query.label, "records": r.count} for r in results]

@@ -384,7 +384,7 @@ def _block_result(chain: _Chain) -> BlockResult:
         records=found.count if found is not None else None,
         request_id=(manifest.request_id if manifest is not None else getattr(handle, "request_id", None)),
         files=files,
-        bytes=sum(p.stat().st_size for p in files if p.exists()),
+        bytes=fetched.bytes_total if fetched is not None else 0,
         downloaded=fetched.downloaded if fetched is not None else 0,
         skipped=fetched.skipped if fetched is not None else 0,
         timings=timings,
