@@ -24,7 +24,7 @@ from typing import Any
 
 from prefect_jsoc._log import get_logger as _logger
 from prefect_jsoc.errors import InvalidOptionError, JsocDownloadError, UnsafeFilenameError
-from prefect_jsoc.limits import ConnectionSlots
+from prefect_jsoc.limits import download_slots
 from prefect_jsoc.models import DownloadResult, ExportManifest, ManifestFile
 from prefect_jsoc.settings import JsocSettings
 
@@ -360,7 +360,6 @@ def download_manifest(
     errors: dict[str, str] = {}
     rounds = 1 + settings.http_retries
     attempt = 0
-    slots = ConnectionSlots(settings)
     while todo and attempt < rounds:
         attempt += 1
         if attempt > 1:
@@ -375,7 +374,7 @@ def download_manifest(
             done_count[0] += 1
             report("download", min(done_count[0], total) / total, f"{min(done_count[0], total)}/{total} files")
 
-        with slots.hold(wanted=len(todo)) as connections:
+        with download_slots(settings, wanted=len(todo)) as connections:
             _logger().info(
                 "Downloading %d file(s) of %s with %d connection(s).", len(todo), manifest.label, connections
             )

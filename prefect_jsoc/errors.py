@@ -41,6 +41,8 @@ __all__ = [
     "JsocExportNeedsStaff",
     "JsocExportNotFound",
     "JsocExportTimeout",
+    "JsocLimitError",
+    "JsocSlotTimeout",
     "JsocExportTooLarge",
     "JsocProtocolError",
     "JsocQueryError",
@@ -254,6 +256,14 @@ class JsocExportTimeout(JsocError, TimeoutError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+class JsocSlotTimeout(JsocError, TimeoutError):
+    """Raised when no slot of a JSOC limit (pending exports, download connections) became free in time."""
+
+
+class JsocLimitError(JsocError):
+    """Raised when the Prefect API that keeps JSOC's limits cannot create or grant a limit's slots."""
 
 
 class UnsafeFilenameError(JsocError, ValueError):

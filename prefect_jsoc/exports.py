@@ -35,7 +35,7 @@ from prefect_jsoc.errors import (
     NoRecordsError,
     export_error_for_status,
 )
-from prefect_jsoc.limits import PENDING_STATUSES, ExportSlots, atomic_write_json, read_json
+from prefect_jsoc._old_slots import PENDING_STATUSES, ExportSlots, atomic_write_json, read_json
 from prefect_jsoc.models import ExportHandle, ExportManifest, ManifestFile
 from prefect_jsoc.query import JsocQuery
 from prefect_jsoc.settings import JsocSettings

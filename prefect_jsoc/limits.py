@@ -1,264 +1,220 @@
-"""JSOC politeness limits that hold across threads, flow runs and processes on one host.
+"""JSOC's politeness limits, held as Prefect global concurrency limits that the Prefect server enforces.
 
-* :class:`ExportSlots`: a registry of pending export request ids per notify e-mail and server,
-  guarded by a file lock. ``stage`` submits only while fewer than ``max_pending_exports`` are
-  pending; it prunes finished entries itself (checking ``exp_status`` at most once per poll
-  interval per entry), so it never depends on another task making progress and cannot deadlock
-  a thread pool. ``await_export`` removes its entry when the export finishes or fails.
-* :class:`ConnectionSlots`: ``max_connections`` slot files held with non-blocking file locks; a
-  download holds one or more slots while parfive runs, which bounds the connections of every
-  download on the host.
+Every worker of a deployment talks to the same Prefect server, so a limit held there holds on every
+host at once:
 
-Across hosts the server's own status 7 reply is the backstop (``stage`` treats it as
-back-pressure, never as a failure).
+* **pending exports** per (server, notify e-mail): one limit named
+  ``prefect-jsoc-exports-<server digest>-<e-mail digest>``, sized ``max_pending_exports`` (JSOC
+  allows one). An export holds a slot from its submission until it is complete or has failed.
+* **download connections** per server: ``prefect-jsoc-downloads-<server digest>``, sized
+  ``max_connections`` (JSOC asks for one).
+
+The limits are created, or resized to the current settings, on first use; names carry digests,
+never the e-mail itself. Slots are held as leases of :data:`SLOT_LEASE_SECONDS` that a daemon
+thread renews, so the slot of a crashed holder comes back once its lease expires (the Prefect
+server's repossessor service frees it; it runs every 15 s by default).
+
+Waiting for a slot polls the server every 0.2-1 s (Prefect's own ``concurrency()`` would wait for
+the server's ``Retry-After``, up to 30 s, which is what made a finished export's hand-off slow);
+every wait is bounded by a timeout.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import hashlib
-import json
-import os
+import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
 
-from filelock import FileLock, Timeout
-
-from prefect_jsoc._log import get_logger as _logger
-from prefect_jsoc.errors import JsocExportTimeout, JsocTransientError
+from prefect_jsoc._log import get_logger
+from prefect_jsoc.errors import JsocLimitError, JsocSlotTimeout
 from prefect_jsoc.settings import JsocSettings
 
-__all__ = ["ConnectionSlots", "ExportSlots", "PENDING_STATUSES", "atomic_write_json", "read_json"]
+__all__ = [
+    "SLOT_LEASE_SECONDS",
+    "download_limit_name",
+    "download_slots",
+    "ensure_limit",
+    "export_limit_name",
+    "export_slot",
+    "hold_slots",
+]
+
+#: Lease of a held slot, in seconds: Prefect's minimum, so a crashed holder's slot returns soonest.
+SLOT_LEASE_SECONDS = 60.0
+_POLL_FIRST = 0.2
+_POLL_MAX = 1.0
+
+_ensured: dict[tuple[str, str], int] = {}
+_ensured_lock = threading.Lock()
 
 
-#: exp_status codes that mean "still pending" (1 processing, 2 queued, 6 not located yet).
-PENDING_STATUSES = frozenset({1, 2, 6})
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def _now() -> float:
-    return time.time()
+def export_limit_name(settings: JsocSettings, email_address: str) -> str:
+    """Name of the pending-export limit of one e-mail on one server (digests only, never the e-mail)."""
+    return f"prefect-jsoc-exports-{settings.server_id}-{_digest(email_address.strip().lower())}"
 
 
-def atomic_write_json(path: Path, data: Any) -> None:
-    """Write JSON to ``path`` atomically (temporary file, then ``os.replace``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, sort_keys=True, default=str))
-    os.replace(tmp, path)
+def download_limit_name(settings: JsocSettings) -> str:
+    """Name of the download-connection limit of one server."""
+    return f"prefect-jsoc-downloads-{settings.server_id}"
 
 
-def read_json(path: Path) -> Any | None:
-    """Read JSON from ``path``; None when it is missing or unreadable."""
+def _api_url() -> str:
+    from prefect.settings import PREFECT_API_URL
+
+    return str(PREFECT_API_URL.value() or "ephemeral")
+
+
+def ensure_limit(name: str, size: int) -> None:
+    """Create the global concurrency limit ``name`` with ``size`` slots, or resize it (once per process).
+
+    Args:
+        name: The limit's name.
+        size: How many slots it has.
+
+    Raises:
+        JsocLimitError: When the Prefect API cannot create or read the limit.
+    """
+    key = (_api_url(), name)
+    with _ensured_lock:
+        if _ensured.get(key) == size:
+            return
+    from prefect import get_client
+    from prefect.exceptions import ObjectAlreadyExists
+
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-class ExportSlots:
-    """Pending-export registry for one notify e-mail on one server.
-
-    Args:
-        settings: Resolved settings (state directory, limit, poll interval, timeouts).
-        email_address: The notify e-mail (only its digest is stored on disk).
-
-    Example:
-        ```python
-        from prefect_jsoc import JsocSettings
-        from prefect_jsoc.limits import ExportSlots
-        slots = ExportSlots(JsocSettings(), "me@example.org")
-        with slots.locked():
-            print(slots.pending())
-        ```
-    """
-
-    def __init__(self, settings: JsocSettings, email_address: str):
-        self.settings = settings
-        digest = hashlib.sha256(f"{email_address.lower()}|{settings.server_url}".encode()).hexdigest()[:16]
-        self.directory = settings.state_path / "pending" / digest
-        self.limit = settings.max_pending_exports
-        self._lock_path = self.directory / ".lock"
-
-    def _entry_path(self, request_id: str) -> Path:
-        safe = "".join(c if c.isalnum() or c in "_-" else "_" for c in request_id)
-        return self.directory / f"{safe}.json"
-
-    @contextlib.contextmanager
-    def locked(self, timeout: float | None = None) -> Iterator[None]:
-        """Hold the registry's file lock (blocks other threads and processes on this host).
-
-        Raises:
-            JsocExportTimeout: When the lock could not be taken within ``timeout`` seconds.
-        """
-        self.directory.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(self._lock_path)
-        wait = self.settings.export_timeout if timeout is None else timeout
-        try:
-            lock.acquire(timeout=wait)
-        except Timeout:
-            raise JsocExportTimeout(
-                f"Could not take the export-slot lock {self._lock_path} within {wait:.0f} s; another "
-                "process holds it. If no prefect-jsoc process is running, delete the file."
-            ) from None
-        try:
-            yield
-        finally:
-            lock.release()
-
-    def pending(self) -> list[dict[str, Any]]:
-        """Return the recorded pending exports (call while holding :meth:`locked`)."""
-        out = []
-        if not self.directory.is_dir():
-            return out
-        for path in sorted(self.directory.glob("*.json")):
-            data = read_json(path)
-            if isinstance(data, dict) and data.get("request_id"):
-                out.append(data)
-        return out
-
-    def add(self, request_id: str, *, label: str = "", query_key: str = "") -> None:
-        """Record a newly submitted export as pending (call while holding :meth:`locked`)."""
-        atomic_write_json(
-            self._entry_path(request_id),
-            {
-                "request_id": request_id,
-                "label": label,
-                "query_key": query_key,
-                "submitted_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-                "checked_at": _now(),
-            },
-        )
-
-    def release(self, request_id: str) -> None:
-        """Forget a request id once its export finished or failed (takes the lock itself)."""
-        with self.locked():
-            with contextlib.suppress(FileNotFoundError):
-                self._entry_path(request_id).unlink()
-
-    def touch(self, request_id: str) -> None:
-        """Note that the export was just seen pending, so pruning need not ask the server again."""
-        with self.locked():
-            path = self._entry_path(request_id)
-            data = read_json(path)
-            if isinstance(data, dict):
-                data["checked_at"] = _now()
-                atomic_write_json(path, data)
-
-    def prune(self, status_of: Callable[[str], dict[str, Any]]) -> list[dict[str, Any]]:
-        """Drop entries that are no longer pending and return the rest (call while locked).
-
-        Each entry is checked on the server at most once per ``poll_interval``. An entry whose
-        status cannot be read (transient fault) is kept: counting one pending export too many is
-        safer than overrunning JSOC's limit.
-
-        Args:
-            status_of: ``exp_status`` for a request id (``JsocClient.export_status``).
-
-        Returns:
-            The entries still pending.
-        """
-        keep = []
-        for entry in self.pending():
-            rid = entry["request_id"]
-            if _now() - float(entry.get("checked_at") or 0) < self.settings.poll_interval:
-                keep.append(entry)
-                continue
+        with get_client(sync_client=True) as client:
             try:
-                reply = status_of(rid)
-                status = int(reply.get("status"))
-            except (JsocTransientError, TypeError, ValueError):
-                keep.append(entry)
-                continue
-            if status in PENDING_STATUSES:
-                entry["checked_at"] = _now()
-                atomic_write_json(self._entry_path(rid), entry)
-                keep.append(entry)
-            else:
-                _logger().debug("Export %s is no longer pending (status %s); freeing its slot.", rid, status)
-                with contextlib.suppress(FileNotFoundError):
-                    self._entry_path(rid).unlink()
-        return keep
+                client.upsert_global_concurrency_limit_by_name(name, size)
+            except ObjectAlreadyExists:  # another host created it between our read and create
+                client.upsert_global_concurrency_limit_by_name(name, size)
+    except Exception as exc:
+        raise JsocLimitError(
+            f"Could not create the Prefect global concurrency limit {name!r} ({size} slots) on the Prefect "
+            f"API at {_api_url()}: {exc}. prefect-jsoc keeps JSOC's limits there; check PREFECT_API_URL."
+        ) from exc
+    with _ensured_lock:
+        _ensured[key] = size
 
 
-class ConnectionSlots:
-    """Download connection slots shared by every download from one server on this host.
+def _slot_busy(exc: BaseException) -> bool:
+    """True when an acquisition failed only because every slot is taken (HTTP 423 from Prefect)."""
+    cause = exc.__cause__
+    response = getattr(cause, "response", None)
+    return getattr(response, "status_code", None) == 423
+
+
+@contextlib.contextmanager
+def hold_slots(
+    name: str,
+    size: int,
+    occupy: int = 1,
+    *,
+    timeout: float,
+    waiting_message: str = "",
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[None]:
+    """Hold ``occupy`` slots of the limit ``name`` (created with ``size`` slots) while the block runs.
 
     Args:
-        settings: Resolved settings (state directory and ``max_connections``).
+        name: The limit's name.
+        size: Its size (the limit is created or resized to it first).
+        occupy: Slots to hold (at most ``size``).
+        timeout: Give up after waiting this many seconds for free slots.
+        waiting_message: Logged once when the slots are not free at once.
+        sleep: Sleep function between polls.
 
-    Example:
-        ```python
-        from prefect_jsoc import JsocSettings
-        from prefect_jsoc.limits import ConnectionSlots
-        with ConnectionSlots(JsocSettings()).hold(wanted=4) as n:
-            print(f"may open {n} connections")
-        ```
+    Raises:
+        JsocSlotTimeout: When the slots did not become free within ``timeout``.
+        JsocLimitError: When the Prefect API failed.
     """
+    from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
+    from prefect.concurrency.sync import concurrency
 
-    def __init__(self, settings: JsocSettings):
-        self.settings = settings
-        self.directory = settings.state_path / "connections" / settings.server_id
-        self.limit = settings.max_connections
-
-    def _try(self, index: int) -> FileLock | None:
-        lock = FileLock(self.directory / f"slot-{index}.lock")
-        try:
-            lock.acquire(blocking=False)
-        except Timeout:
-            return None
-        return lock
-
-    @contextlib.contextmanager
-    def hold(
-        self,
-        wanted: int = 1,
-        *,
-        timeout: float | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> Iterator[int]:
-        """Hold between 1 and ``min(wanted, max_connections)`` slots while the block runs.
-
-        Blocks (polling with backoff) until at least one slot is free, then takes as many more as
-        are free right now.
-
-        Args:
-            wanted: How many connections the caller could use (e.g. the number of files).
-            timeout: Give up after this many seconds (default: no limit).
-            sleep: Sleep function between polls.
-
-        Yields:
-            The number of slots held (the connection count to use).
-
-        Raises:
-            TimeoutError: When no slot became free within ``timeout``.
-        """
-        self.directory.mkdir(parents=True, exist_ok=True)
-        target = max(1, min(int(wanted), self.limit))
-        held: list[FileLock] = []
-        delay = 0.05
-        start = time.monotonic()
-        announced = False
-        while not held:
-            for i in range(self.limit):
-                lock = self._try(i)
-                if lock is not None:
-                    held.append(lock)
-                    if len(held) >= target:
-                        break
-            if held:
+    occupy = max(1, min(int(occupy), int(size)))
+    ensure_limit(name, size)
+    started = time.monotonic()
+    delay = _POLL_FIRST
+    announced = False
+    with contextlib.ExitStack() as stack:
+        while True:
+            try:
+                stack.enter_context(
+                    concurrency(
+                        name,
+                        occupy=occupy,
+                        max_retries=0,
+                        lease_duration=SLOT_LEASE_SECONDS,
+                        strict=True,
+                        raise_on_lease_renewal_failure=False,
+                    )
+                )
                 break
-            if timeout is not None and time.monotonic() - start > timeout:
-                raise TimeoutError(f"No download connection slot became free within {timeout:.0f} s.")
-            if not announced:
-                _logger().info("Waiting for a free download connection (limit %d on this host).", self.limit)
+            except ConcurrencySlotAcquisitionError as exc:
+                if not _slot_busy(exc):
+                    raise JsocLimitError(f"Could not take a slot of the Prefect limit {name!r}: {exc}") from exc
+            waited = time.monotonic() - started
+            if waited >= timeout:
+                raise JsocSlotTimeout(
+                    f"No slot of the Prefect global concurrency limit {name!r} became free within "
+                    f"{timeout:.0f} s. Other runs hold all {size}; see `prefect gcl inspect {name}`. A run that "
+                    "was killed frees its slot when its lease expires (about a minute, on a Prefect server "
+                    "whose services run)."
+                )
+            if not announced and waiting_message:
+                get_logger().info(waiting_message)
                 announced = True
-            sleep(delay)
-            delay = min(delay * 1.5, 1.0)
-        try:
-            yield len(held)
-        finally:
-            for lock in held:
-                lock.release()
+            sleep(min(delay, max(0.0, timeout - waited)))
+            delay = min(delay * 1.5, _POLL_MAX)
+        if announced:
+            get_logger().info("Got the slot after %.1f s.", time.monotonic() - started)
+        yield
+
+
+def export_slot(settings: JsocSettings, email_address: str, *, label: str = "") -> contextlib.AbstractContextManager[None]:
+    """Hold one pending-export slot of ``email_address`` on the settings' server.
+
+    Args:
+        settings: Resolved settings (``max_pending_exports``, ``export_timeout``).
+        email_address: The notify e-mail (only its digest is used).
+        label: What the slot is for, for the log.
+    """
+    limit = settings.max_pending_exports
+    return hold_slots(
+        export_limit_name(settings, email_address),
+        limit,
+        timeout=settings.export_timeout,
+        waiting_message=(
+            f"Waiting for a free export slot{f' for {label}' if label else ''}: JSOC allows "
+            f"{limit} pending export{'s' if limit != 1 else ''} per e-mail, and other exports hold "
+            f"{'it' if limit == 1 else 'them'}."
+        ),
+    )
+
+
+@contextlib.contextmanager
+def download_slots(settings: JsocSettings, wanted: int = 1) -> Iterator[int]:
+    """Hold download-connection slots of the settings' server; yields how many connections to open.
+
+    Args:
+        settings: Resolved settings (``max_connections``, ``export_timeout``).
+        wanted: How many connections the caller could use (its number of files).
+
+    Yields:
+        The number of slots held: ``min(wanted, max_connections)``, at least 1.
+    """
+    size = settings.max_connections
+    occupy = max(1, min(int(wanted), size))
+    with hold_slots(
+        download_limit_name(settings),
+        size,
+        occupy,
+        timeout=settings.export_timeout,
+        waiting_message=f"Waiting for a free download connection (at most {size} per server).",
+    ):
+        yield occupy
