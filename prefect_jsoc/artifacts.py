@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from prefect.artifacts import (
@@ -20,10 +21,12 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 
-from prefect_jsoc.results import STAGES, FetchResult
+from prefect_jsoc.results import FetchResult
 
 __all__ = [
     "FlowProgress",
+    "progress_for",
+    "registered_progress",
     "add_progress_listener",
     "remove_progress_listener",
     "publish_block_records",
@@ -68,19 +71,24 @@ def artifact_key(*parts: str) -> str:
 
 
 class FlowProgress:
-    """One progress artifact for a whole fetch, advanced as steps of blocks finish.
+    """One progress artifact for a whole fetch, advanced by the tasks as steps of blocks finish.
+
+    The ``export`` tasks of a fetch run in the flow's process (thread pool), where they find the
+    progress through :func:`progress_for`; elsewhere (a Dask cluster) the flow advances it as units
+    finish. Updates to the API are rate-limited; the final one is never skipped.
 
     Args:
         total: Total units of work.
         key: Artifact key (keyed artifacts keep a history in the Artifacts page).
         description: Text shown under the progress bar.
-        min_interval: Seconds between two API updates; the final update is never skipped.
+        min_interval: Seconds between two API updates.
     """
 
     def __init__(self, total: float, key: str, description: str, min_interval: float = 1.0) -> None:
         self.total = max(total, 1e-9)
-        self.done = 0.0
         self.description = description
+        self._done: dict[str, float] = {}
+        self._lock = threading.Lock()
         self._min_interval = min_interval
         self._last_update = 0.0
         self._artifact_id = create_progress_artifact(progress=0.0, key=key, description=description)
@@ -88,36 +96,79 @@ class FlowProgress:
     @property
     def percent(self) -> float:
         """Progress so far, 0 to 100."""
-        return min(100.0, 100.0 * self.done / self.total)
+        return min(100.0, 100.0 * sum(self._done.values()) / self.total)
 
-    def advance(self, units: float, description: str | None = None) -> None:
-        """Add finished work; push it to the UI if enough time has passed."""
-        self.done += units
+    def advance(self, part: str, units: float, description: str | None = None) -> None:
+        """Add finished work of one part (an export unit, or ``"flow"``) and show it."""
+        with self._lock:
+            self._done[part] = self._done.get(part, 0.0) + units
+            self._show(description)
+
+    def at_least(self, part: str, units: float, description: str | None = None) -> None:
+        """Make sure a part counts ``units`` (idempotent: a unit that already reported stays as it is)."""
+        with self._lock:
+            self._done[part] = max(self._done.get(part, 0.0), units)
+            self._show(description)
+
+    def finish(self, description: str) -> None:
+        """Set the bar to 100 % with a final description."""
+        with self._lock:
+            self._done = {"all": self.total}
+            self.description = description
+            self._push()
+        self._notify()
+
+    def _show(self, description: str | None) -> None:
         if description:
             self.description = description
         now = time.monotonic()
-        if now - self._last_update >= self._min_interval or self.done >= self.total:
+        if now - self._last_update >= self._min_interval:
             self._push()
             self._last_update = now
         self._notify()
 
-    def finish(self, description: str) -> None:
-        """Set the bar to 100 % with a final description."""
-        self.done = self.total
-        self.description = description
-        self._push()
-        self._notify()
-
     def _push(self) -> None:
-        update_progress_artifact(
-            artifact_id=self._artifact_id, progress=self.percent, description=self.description
-        )
+        try:
+            update_progress_artifact(artifact_id=self._artifact_id, progress=self.percent,
+                                     description=self.description)
+        except Exception:  # progress is a courtesy; the fetch goes on
+            pass
 
     def _notify(self) -> None:
         with _listeners_lock:
             listeners = list(_listeners)
         for listener in listeners:
             listener(self.percent, self.description)
+
+
+class _NoProgress:
+    """Stands in for a fetch's progress where it cannot be reached (another process)."""
+
+    def advance(self, part: str, units: float, description: str | None = None) -> None:
+        """Do nothing."""
+
+
+_progress: dict[str, FlowProgress] = {}
+_progress_lock = threading.Lock()
+
+
+@contextmanager
+def registered_progress(key: str, progress: FlowProgress) -> Iterator[FlowProgress]:
+    """Make ``progress`` reachable by the tasks of this process under ``key`` while the block runs."""
+    with _progress_lock:
+        _progress[key] = progress
+    try:
+        yield progress
+    finally:
+        with _progress_lock:
+            _progress.pop(key, None)
+
+
+def progress_for(key: str | None) -> FlowProgress | _NoProgress:
+    """The fetch progress registered under ``key`` in this process, or a stand-in that does nothing."""
+    with _progress_lock:
+        found = _progress.get(key or "")
+    return found if found is not None else _NoProgress()
 
 
 def _cell(value: Any) -> Any:
@@ -207,14 +258,17 @@ def fetch_headline(result: FetchResult) -> str:
     """``3 of 4 blocks complete, 1 failed in stage``: the one line a person reads first."""
     ok = len(result.blocks) - len(result.failed)
     text = f"{ok} of {len(result.blocks)} blocks complete"
+    empty = sum(1 for b in result.blocks if b.ok and not b.records)
+    if empty:
+        text += f", {empty} with no records"
     if result.failed:
         steps = "/".join(sorted({b.failed_step or "?" for b in result.failed}))
         text += f", {len(result.failed)} failed in {steps}"
     return text
 
 
-#: Column titles of the per-step timing table (validate runs for all blocks at once, so it is left out).
-_STEP_TITLES = {"search": "search", "stage": "stage (incl. wait for a slot)", "await_export": "JSOC staging",
+#: Column titles of the per-step timing table (validate and search run for all blocks at once).
+_STEP_TITLES = {"stage": "stage (incl. wait for a slot)", "await_export": "JSOC staging",
                 "download": "download"}
 
 
@@ -227,14 +281,17 @@ def export_summary_markdown(result: FetchResult) -> str:
         "",
         f"**From** `{result.server_url}` **into** `{result.path}`: {len(result.files)} files, "
         f"{human_bytes(result.total_bytes)} in {result.elapsed_seconds:.1f} s "
-        f"({downloaded} downloaded now, {skipped} already there and verified).",
+        f"({downloaded} downloaded now, {skipped} already there and verified), "
+        f"{len(result.request_ids)} JSOC export(s) for {len(result.blocks)} block(s).",
         "",
         "| block | records | files | size | JSOC request | time (s) | status |",
         "|---|---:|---:|---:|---|---:|---|",
     ]
     for b in result.blocks:
         request = f"`{b.request_id}`" if b.request_id else ("quick" if b.ok and b.records else "–")
-        status = "✅ ok" if b.ok else f"❌ **{b.failed_step}**"
+        if b.shared_export:
+            request += " (shared)"
+        status = ("✅ ok" if not b.warning else f"⚠️ {_escape(b.warning)}") if b.ok else f"❌ **{b.failed_step}**"
         lines.append(
             f"| {_escape(b.label)} | {'–' if b.records is None else b.records} | {len(b.files) or '–'} | "
             f"{human_bytes(b.bytes) if b.bytes else '–'} | {request} | {sum(b.timings.values()):.1f} | {status} |"
@@ -251,8 +308,7 @@ def export_summary_markdown(result: FetchResult) -> str:
         "|---|" + "---:|" * len(_STEP_TITLES),
     ]
     for b in result.blocks:
-        ran = STAGES if b.ok else STAGES[: STAGES.index(b.failed_step) + 1] if b.failed_step else ()
-        cells = [f"{b.timings[s]:.1f}" if s in b.timings and s in ran else "–" for s in _STEP_TITLES]
+        cells = [f"{b.timings[s]:.1f}" if s in b.timings else "–" for s in _STEP_TITLES]
         lines.append(f"| {_escape(b.label)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -22,13 +22,14 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from prefect_jsoc._log import get_logger as _logger
 from prefect_jsoc.errors import (
     InvalidRecordSetError,
+    JsocConnectionError,
     JsocProtocolError,
     JsocQueryError,
     JsocTransientError,
@@ -48,9 +49,41 @@ for _h in list(_root.handlers):
         _root.removeHandler(_h)
 _root.setLevel(_level_before)
 
-__all__ = ["JsocClient", "SeriesInfo", "clear_series_cache", "make_server_config", "single_flight"]
+__all__ = ["JsocClient", "SeriesInfo", "make_server_config"]
 
 T = TypeVar("T")
+
+_CACHE_TTL = 3600.0
+_MAX_CLIENTS = 8
+_CLIENTS: dict[tuple[Any, ...], JsocClient] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+V = TypeVar("V")
+
+
+class _TtlCache(Generic[V]):
+    """A small bounded cache whose entries expire (series definitions and e-mail checks)."""
+
+    def __init__(self, maxsize: int, ttl: float) -> None:
+        self._data: dict[str, tuple[float, V]] = {}
+        self._maxsize, self._ttl = maxsize, ttl
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> V | None:
+        with self._lock:
+            hit = self._data.get(key)
+            if hit is None or time.monotonic() - hit[0] > self._ttl:
+                self._data.pop(key, None)
+                return None
+            return hit[1]
+
+    def put(self, key: str, value: V) -> None:
+        with self._lock:
+            self._data.pop(key, None)
+            self._data[key] = (time.monotonic(), value)
+            while len(self._data) > self._maxsize:
+                self._data.pop(next(iter(self._data)))
+
 
 _USER_AGENT = f"prefect-jsoc drms/{drms.__version__} python/{sys.version_info.major}.{sys.version_info.minor}"
 _MAX_RETRY_AFTER = 120.0
@@ -111,6 +144,7 @@ class SeriesInfo(BaseModel):
     primekeys: tuple[str, ...] = ()
     keywords: dict[str, str] = {}
     segments: dict[str, str] = {}
+    segment_bytes: dict[str, int] = {}
     note: str = ""
 
     @property
@@ -160,13 +194,43 @@ class SeriesInfo(BaseModel):
             pk = list(d.get("primekeys") or [])
         keywords = {str(k["name"]): str(k.get("type") or "") for k in d.get("keywords") or [] if k.get("name")}
         segments = {str(s["name"]): str(s.get("protocol") or "") for s in d.get("segments") or [] if s.get("name")}
+        sizes = {str(s["name"]): n for s in d.get("segments") or [] if s.get("name")
+                 and (n := _segment_bytes(s.get("dims"), s.get("type"))) is not None}
         return cls(
             name=name,
             primekeys=tuple(str(p) for p in pk if p),
             keywords=keywords,
             segments=segments,
+            segment_bytes=sizes,
             note=str(d.get("note") or ""),
         )
+
+    def record_bytes_bound(self, segments: Sequence[str] = ()) -> int | None:
+        """An upper bound of one record's export size from the segments' fixed dimensions, or None.
+
+        None when a requested segment has variable dimensions (``VARxVAR``) or an unknown type.
+        """
+        names = [self.segment(s) or s for s in segments] if segments else list(self.segments)
+        sizes = [self.segment_bytes.get(n) for n in names]
+        if not sizes or any(v is None for v in sizes):
+            return None
+        return sum(v for v in sizes if v is not None)
+
+
+_TYPE_BYTES = {"char": 1, "short": 2, "int": 4, "longlong": 8, "float": 4, "double": 8}
+
+
+def _segment_bytes(dims: Any, kind: Any) -> int | None:
+    """Bytes of one uncompressed segment from ``dims`` such as ``"4096x4096"``; None when variable."""
+    width = _TYPE_BYTES.get(str(kind or "").lower())
+    if width is None or not isinstance(dims, str) or not dims.strip():
+        return None
+    total = width
+    for part in dims.lower().split("x"):
+        if not part.strip().isdigit():
+            return None
+        total *= int(part)
+    return total + 2 * 2880  # a FITS header and padding
 
 
 def _ci_lookup(mapping: dict[str, Any], name: str) -> str | None:
@@ -177,26 +241,6 @@ def _ci_lookup(mapping: dict[str, Any], name: str) -> str | None:
         if k.lower() == low:
             return k
     return None
-
-
-_SERIES_CACHE: dict[tuple[str, str], SeriesInfo] = {}
-_SERIES_LOCK = threading.Lock()
-
-
-_FLIGHTS: dict[Any, threading.Lock] = {}
-_FLIGHTS_LOCK = threading.Lock()
-
-
-def single_flight(key: Any) -> threading.Lock:
-    """A lock per key, so that threads wanting the same uncached answer ask the server only once."""
-    with _FLIGHTS_LOCK:
-        return _FLIGHTS.setdefault(key, threading.Lock())
-
-
-def clear_series_cache() -> None:
-    """Forget every cached series definition (they are cached per process and server)."""
-    with _SERIES_LOCK:
-        _SERIES_CACHE.clear()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,22 +295,24 @@ class _TimedHttpJsonClient(HttpJsonClient):
                     f"JSOC {what} answered HTTP {exc.code} {exc.reason}.",
                     retry_after=retry_after,
                     http_status=exc.code,
-                ) from None
+                ) from exc
             raise JsocProtocolError(
                 f"JSOC {what} answered HTTP {exc.code} {exc.reason}; check server_url "
                 f"({self._server.cgi_baseurl})."
-            ) from None
+            ) from exc
         except (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError,
                 http.client.HTTPException, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise JsocTransientError(
+            err = JsocTransientError(
                 f"Could not reach JSOC {what} at {self._server.cgi_baseurl}: {reason or type(exc).__name__}."
-            ) from None
+            )
+            err.unreachable = isinstance(reason, (ConnectionRefusedError, socket.gaierror))
+            raise err from exc
         try:
             return _Reply(json.loads(body.decode(self._server.encoding or "latin1")))
         except (UnicodeDecodeError, json.JSONDecodeError):
             snippet = body[:80].decode("latin1", "replace")
-            raise JsocTransientError(f"JSOC {what} did not answer JSON (got {snippet!r}).") from None
+            raise JsocTransientError(f"JSOC {what} did not answer JSON (got {snippet!r}).") from None  # noqa: B904
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,6 +343,30 @@ class JsocClient:
         self.config = make_server_config(self.server_url)
         self._json = _TimedHttpJsonClient(self.config, timeout=self.settings.request_timeout)
         self._sleep = sleep
+        self._reached = False  # has any call to this server succeeded yet?
+        self._series: _TtlCache[SeriesInfo] = _TtlCache(maxsize=256, ttl=_CACHE_TTL)
+        self._emails: _TtlCache[bool] = _TtlCache(maxsize=64, ttl=_CACHE_TTL)
+        self._series_lock = threading.Lock()
+        self._email_lock = threading.Lock()
+
+    @classmethod
+    def for_settings(cls, settings: JsocSettings | None = None) -> JsocClient:
+        """The client of this process for these settings (shared, so its caches are shared too).
+
+        Args:
+            settings: Settings; resolved when None.
+
+        Returns:
+            A client; the same object for equal server, timeout and retry settings.
+        """
+        resolved = JsocSettings.resolve(settings)
+        key = (resolved.server_url, resolved.request_timeout, resolved.http_retries, resolved.retry_backoff)
+        with _CLIENTS_LOCK:
+            client = _CLIENTS.pop(key, None) or cls(resolved)
+            _CLIENTS[key] = client  # most recently used last
+            while len(_CLIENTS) > _MAX_CLIENTS:
+                _CLIENTS.pop(next(iter(_CLIENTS)))
+        return client
 
     def __repr__(self) -> str:
         return f"<JsocClient {self.server_url}>"
@@ -304,11 +374,17 @@ class JsocClient:
     # -- plumbing -------------------------------------------------------------------------------
 
     def _call(self, what: str, fn: Callable[[], T], *, retries: int | None = None) -> T:
+        """Run one CGI call with the client's retry layer (the only one below Prefect's task retries)."""
         attempts = 1 + (self.settings.http_retries if retries is None else retries)
         for attempt in range(1, attempts + 1):
             try:
-                return fn()
+                result = fn()
             except JsocTransientError as exc:
+                if getattr(exc, "unreachable", False) and not self._reached:
+                    raise JsocConnectionError(
+                        f"Cannot connect to JSOC at {self.server_url} ({exc.__cause__ or exc}). Check the server "
+                        "URL (server_url, PREFECT_JSOC_SERVER_URL or --server-url) and that the server is up."
+                    ) from exc
                 if attempt >= attempts:
                     raise
                 delay = self.settings.retry_backoff * (2 ** (attempt - 1)) * random.uniform(0.75, 1.25)
@@ -318,6 +394,9 @@ class JsocClient:
                     "%s Retrying %s in %.1f s (attempt %d of %d).", exc, what, delay, attempt + 1, attempts
                 )
                 self._sleep(delay)
+            else:
+                self._reached = True
+                return result
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
@@ -354,30 +433,23 @@ class JsocClient:
             JsocTransientError: When the server could not be reached after retries.
         """
         name = (drms.utils._extract_series_name(series) or series).strip()
-        key = (self.server_url, name.lower())
-        with _SERIES_LOCK:
-            cached = _SERIES_CACHE.get(key)
+        cached = self._series.get(name.lower())
         if cached is not None:
             return cached
-        with single_flight(("series", *key)):  # many blocks start at once: ask the server once
-            with _SERIES_LOCK:
-                cached = _SERIES_CACHE.get(key)
+        with self._series_lock:  # many blocks start at once: ask the server once
+            cached = self._series.get(name.lower())
             if cached is not None:
                 return cached
-            return self._fetch_series_info(name, key)
-
-    def _fetch_series_info(self, name: str, key: tuple[str, str]) -> SeriesInfo:
-        d = self._call("jsoc_info series_struct", lambda: self._json.series_struct(name.lower()))
-        try:
-            d = self._check_info_reply(d, "jsoc_info (series_struct)", name)
-        except (UnknownSeriesError, JsocQueryError) as exc:
-            if isinstance(exc, JsocQueryError) and "not found" not in str(exc).lower():
-                raise
-            raise UnknownSeriesError(self._unknown_series_message(name)) from None
-        info = SeriesInfo.from_struct(name, d)
-        with _SERIES_LOCK:
-            _SERIES_CACHE[key] = info
-        return info
+            d = self._call("jsoc_info series_struct", lambda: self._json.series_struct(name.lower()))
+            try:
+                d = self._check_info_reply(d, "jsoc_info (series_struct)", name)
+            except (UnknownSeriesError, JsocQueryError) as exc:
+                if isinstance(exc, JsocQueryError) and "not found" not in str(exc).lower():
+                    raise
+                raise UnknownSeriesError(self._unknown_series_message(name)) from exc
+            info = SeriesInfo.from_struct(name, d)
+            self._series.put(name.lower(), info)
+            return info
 
     def series_names(self, regex: str | None = None) -> list[str]:
         """List series names on the server, optionally filtered by a regular expression.
@@ -399,6 +471,17 @@ class JsocClient:
         return []
 
     series = series_names
+
+    def email_registered(self, email_address: str, check: Callable[[], None]) -> None:
+        """Run ``check`` (which raises unless the address is registered) at most once an hour per address."""
+        key = email_address.strip().lower()
+        if self._emails.get(key):
+            return
+        with self._email_lock:
+            if self._emails.get(key):
+                return
+            check()
+            self._emails.put(key, True)
 
     def _unknown_series_message(self, name: str) -> str:
         msg = f"The series {name!r} does not exist on {self.server_url}."
@@ -558,7 +641,7 @@ class JsocClient:
         self,
         query: JsocQuery,
         email_address: str,
-        recordset: str | None = None,
+        recordset: str,
         *,
         filenamefmt: str | None = None,
     ) -> dict[str, Any]:
@@ -570,14 +653,14 @@ class JsocClient:
         Args:
             query: The query (method, protocol and cut-out are taken from it).
             email_address: Registered notify e-mail.
-            recordset: The record set; ``query.recordset()`` with the series layout by default.
+            recordset: The record set (a validated query's, or a packed one).
             filenamefmt: File name template for the exported files.
 
         Returns:
             The JSON reply as a dict.
         """
         info = self.series_info(query.series)
-        ds = recordset or query.recordset(query.layout or info.layout(query))
+        ds = recordset
         fmt = filenamefmt or (info.filename_format() if query.method != "url_quick" else None)
         process = query.process()
         d = self._call(

@@ -468,3 +468,15 @@ def quick_filename(record: str | None, server_name: str) -> str:
     name = ".".join(parts) + ext
     allowed = set(string.ascii_letters + string.digits + "._-+")
     return "".join(c if c in allowed else "_" for c in name)
+
+
+def check_download_path(path: str | os.PathLike[str]) -> None:
+    """TEMPORARY (lead): the download-path check; the download engine's owner replaces it."""
+    template = os.path.expanduser(os.fspath(path))
+    literal = template.split("{", 1)[0]
+    base = Path(literal if "{" in template else template)
+    probe = base
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise InvalidOptionError(f"The download path {template!r} is not usable: {probe} is a file, not a directory.")

@@ -412,3 +412,34 @@ def export_error_for_status(
         f"{what} failed with JSOC status {status if status is not None else reply.get('status')!r}.{said}",
         **kw,
     )
+
+
+class CannotPackError(JsocError):
+    """Raised when blocks cannot share one export record set (they differ in more than one prime key)."""
+
+
+class JsocConnectionError(JsocError):
+    """Raised when the very first call to a JSOC server cannot connect (wrong URL, server down)."""
+
+
+class JsocFetchError(JsocError):
+    """Raised by ``jsoc_fetch`` when blocks failed; ``.result`` holds what did complete.
+
+    Attributes:
+        result: The ``FetchResult`` with every block, failed or not.
+    """
+
+    def __init__(self, result: Any) -> None:
+        self.result = result
+        failed = result.failed
+        first = failed[0]
+        reason = (first.error or "").split(". ")[0]
+        more = f"; +{len(failed) - 1} more" if len(failed) > 1 else ""
+        super().__init__(
+            f"{len(failed)} of {len(result.blocks)} blocks failed ({first.label} in {first.failed_step}: "
+            f"{reason}{more}). See the jsoc-export-summary artifact; completed blocks are kept, and "
+            "re-running the same fetch retries only what is missing."
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (JsocFetchError, (self.result,))

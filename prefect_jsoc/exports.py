@@ -1,147 +1,53 @@
-"""Staging and awaiting exports: the plain functions behind the ``stage`` and ``await_export`` tasks.
+"""Submitting and awaiting exports: the plain functions behind the ``stage`` and ``await_export`` tasks.
 
-Restart safety has three layers:
-
-1. Prefect caches ``stage`` on the query key (see ``tasks.py``), so a re-run gets the same handle.
-2. This module keeps an **export ledger** in the state directory: the handle of every submitted
-   export, keyed by query key and server, written right after JSOC accepts it. ``stage`` consults
-   it (inside the export-slot lock) before submitting, so a crash between submission and Prefect's
-   result write, or a concurrent run of the same query, re-attaches instead of submitting again.
-3. When an export has expired or the server forgot it, ``await_export`` re-stages once and records
-   ``old id -> new id``; later runs holding the old handle go straight to the new id.
+Restart safety comes from Prefect, not from files here: ``stage`` is cached on the export's content,
+so a re-run re-attaches to the same request id; a run that finds no cache entry (another host without
+shared result storage) asks JSOC again, and JSOC answers an identical request within 24 hours with
+the same request id, which :mod:`prefect_jsoc.export_events` recognises and logs as a re-attachment.
+A pending-export slot (:mod:`prefect_jsoc.limits`) is taken by ``stage`` and released by
+``await_export``, so every composition of the tasks keeps JSOC's limit.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import threading
 import time
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urljoin
 
-from prefect_jsoc._log import get_logger as _logger
+from prefect_jsoc._log import get_logger
 from prefect_jsoc.client import JsocClient
 from prefect_jsoc.downloads import parse_record, quick_filename, safe_filename
-from prefect_jsoc.errors import (
-    JsocError,
-    JsocExportError,
-    JsocExportExpired,
-    JsocExportTimeout,
-    JsocProtocolError,
-    JsocTransientError,
-    NoRecordsError,
-    export_error_for_status,
+from prefect_jsoc.errors import JsocExportTimeout, JsocProtocolError, export_error_for_status
+from prefect_jsoc.export_events import READY, SUBMITTED, announce, earlier_submission
+from prefect_jsoc.limits import (
+    acquire_export_slot,
+    claim_export_slot,
+    export_limit,
+    release_export_slot,
+    watch_export_slot,
 )
-from prefect_jsoc._old_slots import PENDING_STATUSES, ExportSlots, atomic_write_json, read_json
-from prefect_jsoc.models import ExportHandle, ExportManifest, ManifestFile
-from prefect_jsoc.query import JsocQuery
+from prefect_jsoc.models import ExportHandle, ExportManifest, ExportUnit, ManifestFile
+from prefect_jsoc.polling import poll_until
 from prefect_jsoc.settings import JsocSettings
-from prefect_jsoc.validation import check_email, validate_query
+from prefect_jsoc.validation import _notify_of, check_email
 
-__all__ = ["ExportLedger", "STAGE_TTL", "build_files", "stage_export", "wait_for_export"]
+__all__ = ["PENDING_STATUSES", "build_files", "split_manifest", "stage_export", "wait_for_export"]
 
 ProgressCallback = Callable[[str, float, str], None]
 
-#: How long a staged export is re-used (JSOC de-duplicates identical exports for 24 h and keeps
-#: results for 7 days).
-STAGE_TTL = dt.timedelta(hours=24)
-_MAX_TRANSIENT_POLLS = 10
+#: exp_status codes that mean "still pending" (1 processing, 2 queued, 6 not located yet).
+PENDING_STATUSES = frozenset({1, 2, 6})
+#: Seconds between the submission and the first status poll when JSOC gave no ``wait`` estimate.
+FIRST_POLL = 1.0
+#: The pause after the first poll that found the export still pending; pauses then grow 1.5x
+#: up to ``poll_interval``.
+SECOND_POLL = 2.0
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-# ---------------------------------------------------------------------------------------------
-# Ledger
-# ---------------------------------------------------------------------------------------------
-
-
-class ExportLedger:
-    """What was submitted for which query, on disk under ``<state_dir>/exports/<server id>/``.
-
-    Args:
-        settings: Resolved settings.
-
-    Example:
-        ```python
-        from prefect_jsoc import JsocSettings
-        from prefect_jsoc.exports import ExportLedger
-        ledger = ExportLedger(JsocSettings())
-        handle = ledger.lookup("d437a7c7e7dbf8dd6fb7c782dc63b84b")   # None if nothing staged
-        ```
-    """
-
-    def __init__(self, settings: JsocSettings):
-        self.directory = settings.state_path / "exports" / settings.server_id
-
-    def _handle_path(self, query_key: str) -> Path:
-        return self.directory / f"{query_key}.json"
-
-    def _replaced_path(self, request_id: str) -> Path:
-        safe = "".join(c if c.isalnum() or c in "_-" else "_" for c in request_id)
-        return self.directory / "replaced" / f"{safe}.json"
-
-    def record(self, handle: ExportHandle) -> None:
-        """Remember the handle staged for its query."""
-        atomic_write_json(self._handle_path(handle.query_key), handle.model_dump(mode="json"))
-
-    def lookup(self, query_key: str) -> ExportHandle | None:
-        """Return the handle staged for a query within :data:`STAGE_TTL`, or None."""
-        data = read_json(self._handle_path(query_key))
-        if not isinstance(data, dict):
-            return None
-        try:
-            handle = ExportHandle.model_validate(data)
-        except Exception:
-            return None
-        if _now() - handle.submitted_at > STAGE_TTL:
-            return None
-        return handle
-
-    def forget(self, query_key: str) -> None:
-        """Drop the handle of a query (its export failed for good)."""
-        with contextlib.suppress(FileNotFoundError):
-            self._handle_path(query_key).unlink()
-        self.bump_generation(query_key)
-
-    def generation(self, query_key: str) -> int:
-        """How many times the query's export was abandoned (part of the ``stage`` cache key)."""
-        data = read_json(self.directory / "generations" / f"{query_key}.json")
-        return int(data) if isinstance(data, int) else 0
-
-    def bump_generation(self, query_key: str) -> None:
-        """Invalidate cached ``stage`` results of the query (used after a permanent failure)."""
-        atomic_write_json(self.directory / "generations" / f"{query_key}.json", self.generation(query_key) + 1)
-
-    def record_replacement(self, old_id: str, new: ExportHandle) -> None:
-        """Remember that ``old_id`` was re-staged as ``new``."""
-        atomic_write_json(self._replaced_path(old_id), new.model_dump(mode="json"))
-
-    def replacement(self, request_id: str) -> ExportHandle | None:
-        """Follow ``old id -> new id`` links to the newest handle, or None when not replaced."""
-        newest = None
-        current = request_id
-        for _ in range(20):  # guard against cycles
-            data = read_json(self._replaced_path(current))
-            if not isinstance(data, dict):
-                break
-            try:
-                newest = ExportHandle.model_validate(data)
-            except Exception:
-                break
-            if not newest.request_id or newest.request_id == current:
-                break
-            current = newest.request_id
-        return newest
-
-
-# ---------------------------------------------------------------------------------------------
-# Manifest files
-# ---------------------------------------------------------------------------------------------
 
 
 def _int(value: Any, default: int | None = None) -> int | None:
@@ -158,7 +64,25 @@ def _float(value: Any) -> float | None:
         return None
 
 
-def build_files(reply: dict[str, Any], server_url: str, query: JsocQuery | None = None) -> list[ManifestFile]:
+# ---------------------------------------------------------------------------------------------
+# Manifest files
+# ---------------------------------------------------------------------------------------------
+
+_EXTENSIONS = (".fits.gz", ".fits", ".fts", ".fit", ".jpg", ".png", ".mpg", ".mp4", ".txt", ".tar")
+
+
+def _segment_from_filename(name: str) -> str | None:
+    """The segment of ``<series>.<prime keys>.<segment>.fits`` (drms's file name format), if any."""
+    low = name.lower()
+    for ext in _EXTENSIONS:
+        if low.endswith(ext):
+            stem = name[: -len(ext)]
+            return stem.rsplit(".", 1)[-1] or None if "." in stem else None
+    return None
+
+
+def build_files(reply: dict[str, Any], server_url: str, primekeys: Sequence[str] = (),
+                series: str = "") -> list[ManifestFile]:
     """Turn a completed export reply (``exp_status`` status 0, or a quick ``exp_request``) into files.
 
     * fits/url exports: ``<server><dir>/<filename>``, named as the server named them;
@@ -168,11 +92,14 @@ def build_files(reply: dict[str, Any], server_url: str, query: JsocQuery | None 
 
     Rows without a file (``NoDataFile``) are dropped. Every local name is checked with
     :func:`~prefect_jsoc.downloads.safe_filename`, and repeated names get ``.1``, ``.2`` suffixes.
+    Each file's ``keywords`` hold its record's prime-key values, ``series`` and ``segment``, for
+    path templates.
 
     Args:
         reply: The JSON reply.
         server_url: Base URL for downloads.
-        query: The query, whose layout names the prime keys for path templates.
+        primekeys: The series' prime keys, in order.
+        series: The series name, for files whose record does not say.
 
     Returns:
         The files.
@@ -181,15 +108,12 @@ def build_files(reply: dict[str, Any], server_url: str, query: JsocQuery | None 
         UnsafeFilenameError: When the server sent a name that could escape the target directory.
     """
     base = server_url.rstrip("/") + "/"
-    primekeys = list(query.layout.primekeys) if query is not None and query.layout is not None else []
     tar = str(reply.get("tarfile") or "").strip()
     directory = str(reply.get("dir") or "").strip()
-    files: list[ManifestFile] = []
     if tar:
         name = safe_filename(tar.rsplit("/", 1)[-1])
-        series = query.series if query else ""
-        return [ManifestFile(url=urljoin(base, tar.lstrip("/")), filename=name, record=None, size=None,
-                             keywords={"series": series})]
+        return [ManifestFile(url=urljoin(base, tar.lstrip("/")), filename=name, keywords={"series": series})]
+    files: list[ManifestFile] = []
     used: dict[str, int] = {}
     for row in reply.get("data") or []:
         if not isinstance(row, dict):
@@ -208,19 +132,53 @@ def build_files(reply: dict[str, Any], server_url: str, query: JsocQuery | None 
             used[name] += 1
             stem, dot, ext = name.partition(".fits") if ".fits" in name else (name, "", "")
             name = f"{stem}.{used[name]}{dot}{ext}"
-            _logger().warning("Two files of the export are both named %s; saving one as %s.", filename, name)
+            get_logger().warning("Two files of the export are both named %s; saving one as %s.", filename, name)
         else:
             used[name] = 0
-        series, values, segment = parse_record(str(record) if record else None)
-        keywords: dict[str, str] = {"series": series or (query.series if query else "")}
-        for pk, value in zip(primekeys, values):
-            keywords[pk] = value
+        record_series, values, segment = parse_record(str(record) if record else None)
+        keywords: dict[str, str] = {"series": record_series or series}
+        keywords.update(zip(primekeys, values))
+        segment = segment or _segment_from_filename(filename.rsplit("/", 1)[-1])
         if segment:
             keywords["segment"] = segment
-        size = _int(row.get("size"))
-        files.append(ManifestFile(url=url, filename=name, record=str(record) if record else None, size=size,
-                                  keywords=keywords))
+        files.append(ManifestFile(url=url, filename=name, record=str(record) if record else None,
+                                  size=_int(row.get("size")), keywords=keywords))
     return files
+
+
+def split_manifest(manifest: ExportManifest, unit: ExportUnit) -> list[ExportManifest]:
+    """Give each block of a packed export the files of its own records.
+
+    A file whose record lies in two overlapping blocks belongs to both; a file no block claims (the
+    server returned more than asked) goes to the first block, with a warning, so nothing is lost.
+
+    Args:
+        manifest: The export's manifest.
+        unit: The export unit the manifest belongs to.
+
+    Returns:
+        One manifest per block of ``unit``, in the unit's order.
+    """
+    blocks = unit.blocks
+    shares: list[list[ManifestFile]] = [[] for _ in blocks]
+    if len(blocks) == 1:
+        shares[0] = list(manifest.files)
+    else:
+        for file in manifest.files:
+            values = parse_record(file.record)[1] if file.record else []
+            owners = [i for i, block in enumerate(blocks) if values and block.selects(values)]
+            if not owners:
+                get_logger().warning(
+                    "Export %s returned %s, which none of its blocks asked for; keeping it with %s.",
+                    manifest.request_id, file.record or file.filename, blocks[0].label,
+                )
+                owners = [0]
+            for i in owners:
+                shares[i].append(file)
+    return [
+        manifest.model_copy(update={"label": block.label, "query_key": block.cache_key(), "files": share})
+        for block, share in zip(blocks, shares)
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -228,280 +186,167 @@ def build_files(reply: dict[str, Any], server_url: str, query: JsocQuery | None 
 # ---------------------------------------------------------------------------------------------
 
 
-def _handle_from_reply(
-    reply: dict[str, Any], query: JsocQuery, recordset: str, server_url: str
-) -> ExportHandle:
+def _handle(reply: dict[str, Any], unit: ExportUnit, server_url: str, primekeys: tuple[str, ...],
+            reattached: bool, slot_limit: str) -> ExportHandle:
     status = _int(reply.get("status"), -1)
     request_id = str(reply.get("requestid") or reply.get("reqid") or "").strip() or None
-    files = build_files(reply, server_url, query) if status == 0 else []
     return ExportHandle(
         request_id=request_id,
-        query_key=query.cache_key(),
-        label=query.label,
-        series=query.series,
-        recordset=recordset,
-        method=str(reply.get("method") or query.method),
-        protocol=str(reply.get("protocol") or query.protocol),
+        unit_key=unit.cache_key(),
+        label=unit.label,
+        series=unit.series,
+        recordset=unit.recordset,
+        method=str(reply.get("method") or unit.query.method),
+        protocol=str(reply.get("protocol") or unit.query.protocol),
         server_url=server_url,
         submitted_at=_now(),
         status=status if status is not None else -1,
-        files=files,
+        wait=_float(reply.get("wait")),
+        files=build_files(reply, server_url, primekeys, unit.series) if status == 0 else [],
         size_mb=_float(reply.get("size")),
         record_count=_int(reply.get("rcount"), _int(reply.get("count"))),
-        query=query,
+        reattached=reattached,
+        primekeys=primekeys,
+        slot_limit=slot_limit,
     )
 
 
-#: Quick exports sent at once from this process: parallel enough to hide JSOC's latency, few enough
-#: not to look like the bursts of exports that made JSOC answer HTTP 500 (sunpy#3897).
-MAX_QUICK_IN_FLIGHT = 4
-_QUICK_IN_FLIGHT = threading.BoundedSemaphore(MAX_QUICK_IN_FLIGHT)
-
-
-def _is_quick(query: JsocQuery) -> bool:
-    """``url_quick`` + ``as-is``: JSOC answers with the files at once and keeps nothing pending."""
-    return query.method == "url_quick" and query.protocol == "as-is"
-
-
-def _submit_quick(
-    client: JsocClient,
-    query: JsocQuery,
-    address: str,
-    recordset: str,
-    slots: ExportSlots,
-    ledger: ExportLedger,
-    reuse_ledger: bool,
-) -> ExportHandle | None:
-    """Submit a quick export without queueing for a pending-export slot.
-
-    Quick exports of online data never become pending, so serialising them behind the per-e-mail
-    slot would only make many small blocks wait on each other. If JSOC turns one into a real request
-    (data on tape), it is registered as pending like any other; if JSOC answers status 7, ``None``
-    sends the caller to the slot queue. JSOC itself enforces its pending rule, so this cannot exceed it.
-    """
-    if reuse_ledger:
-        existing = ledger.lookup(query.cache_key())
-        if existing is not None:
-            return existing
-    with _QUICK_IN_FLIGHT:
-        reply = client.submit_export(query, address, recordset)
-    status = _int(reply.get("status"), -1)
-    if status == 7:
-        return None
-    if status not in (0, 1, 2):
-        err = export_error_for_status(reply, label=query.label)
-        if isinstance(err, JsocTransientError):
-            return None  # the slot loop retries transient refusals with its backoff
-        raise err
-    handle = _handle_from_reply(reply, query, recordset, client.server_url)
-    if status in (1, 2) and handle.request_id:
-        with slots.locked():
-            slots.add(handle.request_id, label=query.label, query_key=query.cache_key())
-        _logger().info("Quick export of %s became request %s (data not online); it is pending.",
-                       query.label, handle.request_id)
-    else:
-        _logger().info("Quick export of %s is ready at once: %d file(s).", query.label, len(handle.files))
-    ledger.record(handle)
-    return handle
-
-
-def _submit_with_slot(
-    client: JsocClient,
-    query: JsocQuery,
-    address: str,
-    settings: JsocSettings,
-    *,
-    reuse_ledger: bool = True,
-    on_progress: ProgressCallback | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-) -> ExportHandle:
-    """Submit ``query`` once a pending-export slot for ``address`` is free (or re-attach)."""
-    logger = _logger()
-    ledger = ExportLedger(settings)
-    slots = ExportSlots(settings, address)
-    recordset = query.recordset()
-    key = query.cache_key()
-    if _is_quick(query):
-        quick = _submit_quick(client, query, address, recordset, slots, ledger, reuse_ledger)
-        if quick is not None:
-            return quick
-    deadline = time.monotonic() + settings.export_timeout
-    delay = 1.0
-    transient = 0
-    announced = False
-    wait_started = time.monotonic()
-    while True:
-        waiting_on: list[str] = []
-        with slots.locked():
-            if reuse_ledger:
-                existing = ledger.lookup(key)
-                if existing is not None:
-                    logger.info(
-                        "Re-attaching to export %s for %s (submitted %s); nothing new is submitted.",
-                        existing.request_id or "(quick)", query.label, existing.submitted_at.isoformat(),
-                    )
-                    return existing
-            pending = slots.prune(client.export_status)
-            waiting_on = [p["request_id"] for p in pending]
-            if len(pending) < slots.limit:
-                reply = client.submit_export(query, address, recordset)
-                status = _int(reply.get("status"), -1)
-                if status in (0, 1, 2):
-                    handle = _handle_from_reply(reply, query, recordset, client.server_url)
-                    if status in (1, 2):
-                        if not handle.request_id:
-                            raise JsocProtocolError(
-                                f"JSOC accepted the export of {query.label} (status {status}) without a request id."
-                            )
-                        slots.add(handle.request_id, label=query.label, query_key=key)
-                        waited = time.monotonic() - wait_started
-                        logger.info(
-                            "Submitted export %s for %s (%s/%s, %s records, ~%s MB)%s.",
-                            handle.request_id, query.label, handle.method, handle.protocol,
-                            handle.record_count if handle.record_count is not None else "?",
-                            f"{handle.size_mb:g}" if handle.size_mb is not None else "?",
-                            f" after waiting {waited:.1f} s for a free export slot" if announced else "",
-                        )
-                    else:
-                        logger.info(
-                            "Quick export of %s is ready at once: %d file(s).", query.label, len(handle.files)
-                        )
-                    ledger.record(handle)
-                    return handle
-                err = export_error_for_status(reply, label=query.label)
-                if status == 7:
-                    waiting_on = waiting_on or ["(server-side)"]
-                    logger.info("JSOC asked to wait before a new export (status 7); waiting for a free slot.")
-                elif isinstance(err, JsocTransientError):
-                    transient += 1
-                    if transient > settings.http_retries:
-                        raise err
-                    logger.warning("%s (attempt %d of %d)", err, transient, settings.http_retries + 1)
-                else:
-                    raise err
-        if time.monotonic() >= deadline:
-            raise JsocExportTimeout(
-                f"No export slot became free for {query.label} within {settings.export_timeout:.0f} s "
-                f"(pending: {', '.join(waiting_on) or 'none'}). Raise export_timeout or wait for pending exports."
-            )
-        if not announced and waiting_on:
-            logger.info(
-                "Waiting for a free export slot for %s: %d pending (%s), limit %d per e-mail.",
-                query.label, len(waiting_on), ", ".join(waiting_on), slots.limit,
-            )
-            announced = True
-        if on_progress is not None:
-            with contextlib.suppress(Exception):
-                on_progress("stage", 0.0, f"waiting for an export slot ({len(waiting_on)} pending)")
-        sleep(min(delay, max(0.0, deadline - time.monotonic())))
-        delay = min(delay * 1.5, settings.poll_interval)
-
-
 def stage_export(
-    query: JsocQuery,
+    unit: ExportUnit | Any,
     settings: JsocSettings | None = None,
     *,
     client: JsocClient | None = None,
-    on_progress: ProgressCallback | None = None,
     sleep: Callable[[float], None] = time.sleep,
-    record_count: int | None = None,
 ) -> ExportHandle:
-    """Submit the export of a query (politely) and return a serialisable handle.
+    """Submit an export and return a serialisable handle.
 
-    Re-attaches instead of submitting when this host already staged the same query on the same
-    server within 24 hours. Otherwise validates the query (unless it is already validated), checks
-    the e-mail, refuses empty record sets, waits for a free pending-export slot for the e-mail
-    (status 7 from JSOC is treated as back-pressure), submits, and records the request id.
+    First takes a pending-export slot of the notify e-mail (a Prefect global concurrency limit, so
+    it holds for every host); the slot stays taken until ``await_export`` sees the export complete
+    or fail. JSOC's status 7 ("too many pending exports", from a client that does not share our
+    Prefect server) is back-pressure: the request is repeated with backoff, up to
+    ``export_timeout``, never failed.
 
     Args:
-        query: The query.
+        unit: An ``ExportUnit`` (one block, or several packed into one record set by the
+            ``jsoc_fetch`` flow), or one query: a ``JsocQuery`` (validated first), a
+            ``ValidatedQuery``, a ``SearchResult``, or the one-element list ``from_attrs`` returns.
         settings: Settings; resolved when None.
         client: A client to reuse.
-        on_progress: Called as ``on_progress("stage", fraction, detail)`` while waiting for a slot.
         sleep: Sleep function (tests may pass a fake one).
 
     Returns:
-        The handle (``request_id`` None and ``files`` filled for an immediate quick export).
+        The handle (``request_id`` None and ``files`` filled for an immediate quick export, or for
+        a query with no records, which exports nothing).
 
     Raises:
         MissingEmailError: When no notify e-mail is configured.
-        JsocValidationError: When the query is not valid (before anything is exported).
-        NoRecordsError: When the query matches no records.
         JsocExportError: When JSOC refuses the export (status 3, 4, 25, ...).
-        JsocExportTimeout: When no slot became free within ``export_timeout``.
-        JsocTransientError: When the server could not be reached after retries.
+        JsocExportTimeout: When JSOC kept answering status 7 for ``export_timeout``.
+        JsocTransientError: When the server could not be reached (the task retries).
 
     Example:
         ```python
         from prefect_jsoc import JsocQuery, JsocSettings
         from prefect_jsoc.exports import stage_export
+
         q = JsocQuery(series="hmi.M_45s", start="2014-01-01T00:00", end="2014-01-01T00:05")
-        handle = stage_export(q, JsocSettings(email="me@example.org"))
-        print(handle.request_id)
+        print(stage_export(q).request_id)
         ```
     """
+    from prefect_jsoc.planning import as_unit
+
     settings = JsocSettings.resolve(settings)
-    address = settings.notify_email(query.notify)
-    client = client or JsocClient(settings)
-    existing = ExportLedger(settings).lookup(query.cache_key())
-    if existing is not None:
-        _logger().info(
-            "Re-attaching to export %s for %s (submitted %s); nothing new is submitted.",
-            existing.request_id or "(quick)", query.label, existing.submitted_at.isoformat(),
+    client = client or JsocClient.for_settings(settings)
+    logger = get_logger()
+    given = unit
+    unit = as_unit(given, settings)
+    if unit is None:
+        logger.info("Nothing to export for %s: it matches no records.", getattr(given, "label", given))
+        return _empty_handle(given, settings)
+    address = settings.notify_email(_notify_of(unit.query))
+    check_email(client, address)
+    info = client.series_info(unit.series)
+    refused: list[str] = []
+    limit = export_limit(settings, address)
+
+    def submit_once() -> dict[str, Any] | None:
+        reply = client.submit_export(unit.query, address, unit.recordset)
+        status = _int(reply.get("status"), -1)
+        if status in (0, 1, 2):
+            return reply
+        if status == 7:
+            if not refused:
+                logger.info("JSOC asked to wait (status 7): another export of this e-mail is pending, "
+                            "submitted outside this Prefect server. Asking again with backoff.")
+            refused.append(str(reply.get("error") or ""))
+            return None
+        raise export_error_for_status(reply, label=unit.label)
+
+    def waited_too_long(waited: float) -> Exception:
+        return JsocExportTimeout(
+            f"JSOC kept refusing the export of {unit.label} with status 7 for {waited:.0f} s: "
+            f"{refused[-1] if refused else ''} Wait for the other exports of this e-mail, or raise export_timeout."
         )
-        return existing
-    if query.layout is None:
-        query, count = validate_query(query, settings, client=client)  # also checks the e-mail
+
+    lease = acquire_export_slot(settings, limit, label=unit.label, sleep=sleep)
+    try:
+        reply = poll_until(submit_once, first_delay=0, then=SECOND_POLL, maximum=settings.poll_interval,
+                           timeout=settings.export_timeout, on_timeout=waited_too_long, sleep=sleep)
+        status = _int(reply.get("status"), -1)
+        request_id = str(reply.get("requestid") or reply.get("reqid") or "").strip() or None
+        if status in (1, 2) and not request_id:
+            raise JsocProtocolError(
+                f"JSOC accepted the export of {unit.label} (status {status}) without a request id."
+            )
+    except BaseException:
+        release_export_slot(lease)
+        raise
+    earlier = earlier_submission(settings.server_id, request_id) if request_id else None
+    handle = _handle(reply, unit, client.server_url, tuple(info.primekeys), reattached=earlier is not None,
+                     slot_limit=limit)
+    if handle.is_complete:
+        release_export_slot(lease)
     else:
-        check_email(client, address)
-        # A search just counted these records; asking JSOC again would cost a call per block.
-        count = record_count if record_count is not None else client.count(query.recordset())
-    if count == 0:
-        raise NoRecordsError(
-            f"The query {query.label} matches no records ({query.recordset()}), so there is nothing to export. "
-            "Check the time range and prime keys with the search task."
+        handle = handle.model_copy(update={"lease_id": lease})
+        watch_export_slot(lease, lambda: _no_longer_pending(client, str(request_id)),
+                          first_check=max(FIRST_POLL, handle.wait or 0.0) + SECOND_POLL,
+                          every=settings.poll_interval)
+    if handle.is_complete:
+        logger.info("Quick export of %s is ready at once: %d file(s).", unit.label, len(handle.files))
+    elif earlier is not None:
+        logger.info(
+            "JSOC answered the export request of %s with %s, which an earlier run submitted at %s: "
+            "re-attaching to it; no new export was made.",
+            unit.label, request_id, earlier.isoformat(timespec="seconds"),
         )
-    return _submit_with_slot(client, query, address, settings, on_progress=on_progress, sleep=sleep)
+    else:
+        logger.info(
+            "Submitted export %s for %s (%s/%s, %s records, ~%s MB).", request_id, unit.label, handle.method,
+            handle.protocol, handle.record_count if handle.record_count is not None else "?",
+            f"{handle.size_mb:g}" if handle.size_mb is not None else "?",
+        )
+        announce(SUBMITTED, settings.server_id, str(request_id), label=unit.label, recordset=unit.recordset,
+                 blocks=len(unit.blocks))
+    return handle
+
+
+def _no_longer_pending(client: JsocClient, request_id: str) -> bool:
+    """True when JSOC says the export is complete or failed (for a slot nobody awaits)."""
+    return _int(client.export_status(request_id).get("status")) not in PENDING_STATUSES
+
+
+def _empty_handle(given: Any, settings: JsocSettings) -> ExportHandle:
+    """The handle of an export with no records: complete at once, with no files and no request."""
+    query = getattr(given, "query", given)
+    label = str(getattr(query, "label", "") or "empty")
+    return ExportHandle(request_id=None, unit_key="empty-" + label, label=label,
+                        series=str(getattr(query, "series", "")), recordset="", method="url", protocol="fits",
+                        server_url=settings.server_url, status=0, record_count=0)
 
 
 # ---------------------------------------------------------------------------------------------
 # Await
 # ---------------------------------------------------------------------------------------------
-
-
-def _manifest(handle: ExportHandle, request_id: str | None, files: list[ManifestFile], size_mb: float | None,
-              started: dt.datetime, server_url: str, method: str | None = None,
-              protocol: str | None = None) -> ExportManifest:
-    return ExportManifest(
-        request_id=request_id,
-        query_key=handle.query_key,
-        label=handle.label,
-        series=handle.series,
-        method=method or handle.method,
-        protocol=protocol or handle.protocol,
-        files=files,
-        size_mb=size_mb,
-        staging_seconds=max(0.0, (_now() - started).total_seconds()),
-        server_url=server_url,
-    )
-
-
-def _release(settings: JsocSettings, handle: ExportHandle, request_id: str) -> None:
-    try:
-        address = settings.notify_email(handle.query.notify if handle.query else None)
-    except JsocError:
-        return
-    with contextlib.suppress(Exception):
-        ExportSlots(settings, address).release(request_id)
-
-
-def _touch(settings: JsocSettings, handle: ExportHandle, request_id: str) -> None:
-    try:
-        address = settings.notify_email(handle.query.notify if handle.query else None)
-    except JsocError:
-        return
-    with contextlib.suppress(Exception):
-        ExportSlots(settings, address).touch(request_id)
 
 
 def wait_for_export(
@@ -514,10 +359,9 @@ def wait_for_export(
 ) -> ExportManifest:
     """Poll an export until it is ready and return its manifest.
 
-    Polling starts about 1 s after submission and backs off (×1.5) to ``poll_interval``; only
-    status changes are logged. If JSOC says the export expired (status 5) or no longer knows it
-    (status 4 "invalid export DRMS record"), the query is re-staged once and the new request is
-    polled; the replacement is remembered so later runs go straight to it.
+    The first poll comes when JSOC's ``wait`` estimate says the export should be ready (at least
+    1 s after submission); then after 2 s, growing 1.5x up to ``poll_interval``. Only status changes
+    are logged. A fault ends the wait with the error (the task retries it once).
 
     Args:
         handle: From ``stage``.
@@ -530,126 +374,86 @@ def wait_for_export(
         The manifest of files to download.
 
     Raises:
-        JsocExportError: A subclass per JSOC status (3 too large, 4 bad request, 5 expired twice,
-            25 needs staff, ...).
+        JsocExportError: A subclass per JSOC status (3 too large, 4 bad request, 5 expired or
+            unknown, 25 needs staff, ...).
         JsocExportTimeout: When the export is not ready within ``export_timeout`` (it stays
             pending on the server; running again re-attaches to it).
-        JsocTransientError: When the server stayed unreachable for several polls in a row.
+        JsocTransientError: When the server could not be reached.
 
     Example:
         ```python
         from prefect_jsoc.exports import stage_export, wait_for_export
-        manifest = wait_for_export(stage_export(q, settings), settings,
-                                   on_progress=lambda stage, fraction, detail: print(detail))
+        manifest = wait_for_export(stage_export(unit), on_progress=lambda step, fraction, detail: print(detail))
         print([f.filename for f in manifest.files])
         ```
     """
     settings = JsocSettings.resolve(settings)
-    logger = _logger()
-    report = on_progress or (lambda stage, fraction, detail: None)
+    report = on_progress or (lambda step, fraction, detail: None)
+    server_url = handle.server_url or settings.server_url
     if handle.request_id is None:
         report("export", 1.0, "quick export ready")
-        return _manifest(handle, None, list(handle.files), handle.size_mb, handle.submitted_at,
-                         handle.server_url or settings.server_url)
-    client = client or JsocClient(settings)
-    ledger = ExportLedger(settings)
-    current = handle
-    rid: str = handle.request_id
-    newer = ledger.replacement(rid)
-    if newer is not None:
-        logger.info("Export %s for %s was re-staged earlier as %s; polling that instead.",
-                    rid, handle.label, newer.request_id or "(quick)")
-        current = newer
-        if newer.request_id is None:
-            return _manifest(newer, None, list(newer.files), newer.size_mb, newer.submitted_at,
-                             newer.server_url or settings.server_url)
-        rid = newer.request_id
+        return _manifest(handle, None, list(handle.files), handle.size_mb, server_url)
+    client = client or JsocClient.for_settings(settings)
+    logger = get_logger()
+    rid = handle.request_id
+    seen: list[int] = []
+    lease = handle.lease_id if claim_export_slot(handle.lease_id) else None
 
-    started_mono = time.monotonic()
-    deadline = started_mono + settings.export_timeout
-    age = (_now() - current.submitted_at).total_seconds()
-    if age < 1.0:
-        sleep(1.0 - max(age, 0.0))
-    delay = 1.0
-    last_status: int | None = None
-    transient = 0
-    restaged = False
-    while True:
-        try:
-            reply = client.export_status(rid)
-            transient = 0
-        except JsocTransientError as exc:
-            transient += 1
-            if transient > _MAX_TRANSIENT_POLLS:
-                raise
-            logger.warning("%s Polling continues.", exc)
-            reply = None
-        if reply is not None:
-            status = _int(reply.get("status"))
-            if status == 0:
-                _release(settings, current, rid)
-                query = current.query or handle.query
-                files = build_files(reply, current.server_url or settings.server_url, query)
-                manifest = _manifest(handle, rid, files, _float(reply.get("size")), current.submitted_at,
-                                     current.server_url or settings.server_url,
-                                     str(reply.get("method") or "") or current.method,
-                                     str(reply.get("protocol") or "") or current.protocol)
-                logger.info("Export %s for %s is ready: %d file(s), %s MB, after %.0f s.", rid, handle.label,
-                            len(files), reply.get("size", "?"), manifest.staging_seconds)
-                report("export", 1.0, f"{rid} ready: {len(files)} file(s)")
-                return manifest
-            if status in PENDING_STATUSES:
-                if status != last_status:
-                    logger.info("Export %s for %s is pending (JSOC status %s).", rid, handle.label, status)
-                _touch(settings, current, rid)
-                wait_hint = _float(reply.get("wait"))
-                elapsed = time.monotonic() - started_mono + max(age, 0.0)
-                fraction = elapsed / (elapsed + wait_hint) if wait_hint and wait_hint > 0 else 0.5
-                report("export", min(0.99, max(0.0, fraction)), f"{rid}: status {status}")
-            else:
-                err = export_error_for_status(reply, request_id=rid, label=handle.label)
-                if isinstance(err, JsocTransientError):
-                    transient += 1
-                    if transient > _MAX_TRANSIENT_POLLS:
-                        raise err
-                    logger.warning("%s", err)
-                elif isinstance(err, JsocExportExpired) and not restaged and (current.query or handle.query):
-                    logger.warning("Export %s for %s is gone from the server (expired); re-staging once.",
-                                   rid, handle.label)
-                    _release(settings, current, rid)
-                    query = current.query or handle.query
-                    assert query is not None
-                    address = settings.notify_email(query.notify)
-                    new = _submit_with_slot(client, query, address, settings, reuse_ledger=False,
-                                            on_progress=on_progress, sleep=sleep)
-                    ledger.record_replacement(rid, new)
-                    if handle.request_id and handle.request_id != rid:
-                        ledger.record_replacement(handle.request_id, new)
-                    restaged = True
-                    current = new
-                    if new.request_id is None:
-                        return _manifest(handle, None, list(new.files), new.size_mb, new.submitted_at,
-                                         new.server_url or settings.server_url)
-                    logger.info("Export of %s re-staged as %s.", handle.label, new.request_id)
-                    rid = new.request_id
-                    age, delay, last_status = 0.0, 1.0, None
-                    started_mono = time.monotonic()
-                    sleep(1.0)
-                    continue
-                else:
-                    _release(settings, current, rid)
-                    ExportLedger(settings).forget(handle.query_key)
-                    if isinstance(err, JsocExportError):
-                        logger.error("%s", err)
-                    raise err
-            last_status = status
-        now = time.monotonic()
-        if now >= deadline:
-            raise JsocExportTimeout(
-                f"Export {rid} for {handle.label} was not ready after {settings.export_timeout:.0f} s (last JSOC "
-                f"status {last_status}). It stays pending on the server: run again later to re-attach to it, or "
-                "raise export_timeout.",
-                request_id=rid,
-            )
-        sleep(min(delay, deadline - now))
-        delay = min(delay * 1.5, settings.poll_interval)
+    def check() -> dict[str, Any] | None:
+        reply = client.export_status(rid)
+        status = _int(reply.get("status"))
+        if status == 0:
+            return reply
+        if status in PENDING_STATUSES:
+            nonlocal lease
+            if lease is None and handle.slot_limit:  # staged by another process: hold a slot while it is pending
+                lease = acquire_export_slot(settings, handle.slot_limit, label=handle.label, sleep=sleep)
+            if not seen or seen[-1] != status:
+                logger.info("Export %s for %s is pending (JSOC status %s).", rid, handle.label, status)
+            seen.append(status)  # type: ignore[arg-type]
+            age = (_now() - handle.submitted_at).total_seconds()
+            hint = _float(reply.get("wait"))
+            report("export", min(0.99, age / (age + hint)) if hint and hint > 0 else 0.5, f"{rid}: status {status}")
+            return None
+        raise export_error_for_status(reply, request_id=rid, label=handle.label)
+
+    def timed_out(waited: float) -> Exception:
+        return JsocExportTimeout(
+            f"Export {rid} for {handle.label} was not ready after {waited:.0f} s (last JSOC status "
+            f"{seen[-1] if seen else '?'}). It stays pending on the server: run again later to re-attach to it, "
+            "or raise export_timeout.",
+            request_id=rid,
+        )
+
+    age = (_now() - handle.submitted_at).total_seconds()
+    first = max(FIRST_POLL, handle.wait or 0.0) - max(age, 0.0)
+    try:
+        reply = poll_until(check, first_delay=max(0.0, first), then=SECOND_POLL, maximum=settings.poll_interval,
+                           timeout=settings.export_timeout, on_timeout=timed_out, sleep=sleep)
+    finally:
+        release_export_slot(lease)  # complete, failed or given up: the slot goes to the next export
+    files = build_files(reply, server_url, handle.primekeys, handle.series)
+    manifest = _manifest(handle, rid, files, _float(reply.get("size")), server_url,
+                         str(reply.get("method") or "") or handle.method,
+                         str(reply.get("protocol") or "") or handle.protocol)
+    logger.info("Export %s for %s is ready: %d file(s), %s MB, %.0f s after submission.", rid, handle.label,
+                len(files), reply.get("size", "?"), manifest.staging_seconds)
+    announce(READY, settings.server_id, rid, files=len(files), size_mb=manifest.size_mb)
+    report("export", 1.0, f"{rid} ready: {len(files)} file(s)")
+    return manifest
+
+
+def _manifest(handle: ExportHandle, request_id: str | None, files: list[ManifestFile], size_mb: float | None,
+              server_url: str, method: str | None = None, protocol: str | None = None) -> ExportManifest:
+    return ExportManifest(
+        request_id=request_id,
+        query_key=handle.unit_key,
+        label=handle.label,
+        series=handle.series,
+        method=method or handle.method,
+        protocol=protocol or handle.protocol,
+        files=files,
+        size_mb=size_mb,
+        staging_seconds=max(0.0, (_now() - handle.submitted_at).total_seconds()),
+        server_url=server_url,
+    )

@@ -1,23 +1,21 @@
 """The library flows: ``jsoc_search`` and ``jsoc_fetch``.
 
-An OR query (several series and/or several intervals) is split into blocks. Every block gets its own
-task run for each step (validate, search, stage, await_export, download), so the UI shows one
-readable row per block and step. All blocks are validated before anything is exported; after that
-each block moves on as soon as its previous step is done, so a finished export downloads while
-other blocks are still staging. JSOC's limits hold throughout: the ``stage`` task takes a pending-
-export slot per e-mail, and ``download`` takes download-connection slots.
+An OR query (several series and/or several intervals) is split into blocks. ``jsoc_fetch``
+validates every block first (nothing is exported if one is invalid), searches them for the UI's
+record tables, packs compatible blocks into as few JSOC exports as JSOC accepts
+(:mod:`prefect_jsoc.planning`), and maps one ``export`` task over the export units: each holds a
+pending-export slot while its export stages, then downloads its blocks' files while the next unit's
+export stages. JSOC's limits are Prefect global concurrency limits, held for every host alike.
 """
 
 from __future__ import annotations
 
-import queue
 import time
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Union
 
 from prefect import flow, get_run_logger, unmapped
-from prefect.futures import PrefectFuture, wait
+from prefect.futures import PrefectFuture, as_completed, wait
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, Field
@@ -29,37 +27,22 @@ from prefect_jsoc.artifacts import (
     publish_block_records,
     publish_export_summary,
     publish_records_summary,
+    registered_progress,
 )
-from prefect_jsoc.errors import JsocError
-from prefect_jsoc.query import JsocQuery, or_queries
-from prefect_jsoc.results import STAGES, BlockResult, FetchResult, SearchSummary
+from prefect_jsoc.downloads import check_download_path
+from prefect_jsoc.errors import JsocFetchError
+from prefect_jsoc.fetching import STEP_WEIGHTS, fetch_export
+from prefect_jsoc.planning import plan_exports
+from prefect_jsoc.query import JsocQuery, ValidatedQuery, or_queries, queries_from
+from prefect_jsoc.results import BlockResult, FetchResult, SearchSummary
 from prefect_jsoc.settings import JsocSettings
-from prefect_jsoc.tasks import await_export, download, search, stage, validate
+from prefect_jsoc.tasks import search, validate
 
 __all__ = ["jsoc_search", "jsoc_fetch", "QueryGrid", "Interval", "JsocFetchError", "as_blocks"]
 
 #: Threads for one flow run. Tasks mostly wait on the network or on JSOC's slots; how hard JSOC is
-#: hit is bounded by the client's request limit and the export/connection slots, not by this number.
+#: hit is bounded by the export and connection limits, not by this number.
 DEFAULT_MAX_WORKERS = 32
-
-#: How much of the progress bar each step of a block is worth.
-STEP_WEIGHTS = {"validate": 1.0, "search": 1.0, "stage": 1.0, "await_export": 2.0, "download": 5.0}
-
-
-class JsocFetchError(JsocError):
-    """Raised by ``jsoc_fetch`` when blocks failed; ``.result`` holds what did complete."""
-
-    def __init__(self, result: FetchResult) -> None:
-        self.result = result
-        failed = result.failed
-        first = failed[0]
-        reason = (first.error or "").split(". ")[0]
-        more = f"; +{len(failed) - 1} more" if len(failed) > 1 else ""
-        super().__init__(
-            f"{len(failed)} of {len(result.blocks)} blocks failed ({first.label} in {first.failed_step}: "
-            f"{reason}{more}). See the jsoc-export-summary artifact; completed blocks are kept, and "
-            "re-running the same fetch retries only what is missing."
-        )
 
 
 class Interval(BaseModel):
@@ -92,14 +75,13 @@ class QueryGrid(BaseModel):
 Queries = Union[JsocQuery, list[JsocQuery], QueryGrid]
 
 
-def as_blocks(queries: Queries) -> list[JsocQuery]:
-    """Normalise the ``queries`` parameter to a list of distinct blocks, keeping their order."""
-    if isinstance(queries, QueryGrid):
-        blocks = queries.expand()
-    elif isinstance(queries, JsocQuery):
-        blocks = [queries]
-    else:
-        blocks = list(queries)
+def as_blocks(queries: Queries | Any) -> list[JsocQuery]:
+    """Normalise the ``queries`` parameter to a list of distinct blocks, keeping their order.
+
+    Accepts a ``JsocQuery``, a list of them (what ``JsocQuery.from_attrs`` returns), or a
+    ``QueryGrid``; sunpy attrs raise a typed error naming ``JsocQuery.from_attrs``.
+    """
+    blocks = queries.expand() if isinstance(queries, QueryGrid) else queries_from(queries)
     seen: set[str] = set()
     distinct = []
     for block in blocks:
@@ -129,12 +111,14 @@ def _fetch_run_name() -> str:
     return _run_name("fetch")
 
 
-def _raise_validation_failures(blocks: list[JsocQuery], futures: list[PrefectFuture]) -> None:
-    """Raise the first validation error (all of them are logged) so nothing gets exported."""
+def _validated(blocks: list[JsocQuery], settings: JsocSettings, export: bool) -> list[ValidatedQuery]:
+    """Validate every block in its own task run; raise the first error (all are logged) so nothing is exported."""
+    futures = validate.map(blocks, settings=unmapped(settings), export=export)
+    wait(futures)
     logger = get_run_logger()
     errors = []
     for block, future in zip(blocks, futures):
-        if future.state.is_failed():
+        if future.state.is_failed() or future.state.is_crashed():
             try:
                 future.result()
             except Exception as exc:  # noqa: BLE001 - re-raised below
@@ -144,6 +128,7 @@ def _raise_validation_failures(blocks: list[JsocQuery], futures: list[PrefectFut
         if len(errors) > 1:
             logger.error("%d of %d blocks are invalid; nothing was exported.", len(errors), len(blocks))
         raise errors[0]
+    return [f.result() for f in futures]
 
 
 @flow(
@@ -184,9 +169,7 @@ def jsoc_search(
     blocks = as_blocks(queries)
     logger = get_run_logger()
     logger.info("Searching %d block(s) on %s.", len(blocks), settings.server_url)
-    validated = validate.map(blocks, settings=unmapped(settings))
-    wait(validated)
-    _raise_validation_failures(blocks, validated)
+    validated = _validated(blocks, settings, export=False)
     found = search.map(validated, keys=unmapped(keys), settings=unmapped(settings))
     results = found.result()
     publish_records_summary(results, settings.server_url)
@@ -196,15 +179,6 @@ def jsoc_search(
     summary = SearchSummary(results=results)
     logger.info("Found %d records in %d block(s).", summary.count, len(results))
     return summary
-
-
-@dataclass
-class _Chain:
-    """The futures of one block's steps and when each one finished."""
-
-    query: JsocQuery
-    futures: dict[str, PrefectFuture] = field(default_factory=dict)
-    finished_at: dict[str, float] = field(default_factory=dict)
 
 
 @flow(
@@ -219,26 +193,36 @@ def jsoc_fetch(
     settings: JsocSettings | None = None,
     overwrite: bool = False,
     fail_on_error: bool = True,
+    pack: bool = True,
 ) -> FetchResult:
     """Search, export and download JSOC data for one query, a list, or series x intervals.
 
-    Restart-safe: a re-run of the same query re-attaches to the same JSOC export (the ``stage``
-    task is cached on the normalised query) and downloads only files that are missing or invalid.
+    Blocks that differ only in their time range (or another single prime key) are packed into one
+    JSOC export, so an 8-day OR query costs one export wait, not eight; each block still gets its
+    own files, row in the result and line in the export summary. Downloads of a finished export
+    overlap with the staging of the next.
+
+    Restart-safe: a re-run re-attaches to the same JSOC exports (``stage`` is cached on what is
+    exported) and downloads only files that are missing or not verified.
 
     Args:
-        queries: A ``JsocQuery``, a list of them, or a ``QueryGrid`` (series x intervals).
+        queries: A ``JsocQuery``, a list of them (e.g. from ``JsocQuery.from_attrs``), or a
+            ``QueryGrid`` (series x intervals).
         path: Download directory, or a path template with ``{file}`` and record keywords.
         keys: Keywords to search for (see ``jsoc_search``).
         settings: Server and politeness settings; default ``JsocSettings.resolve()``.
-        overwrite: Download files again even if a valid copy exists.
+        overwrite: Download files again even if a verified copy exists.
         fail_on_error: Raise ``JsocFetchError`` (after finishing every other block) if any block
             failed. With ``False`` the result lists the failures instead.
+        pack: Pack compatible blocks into one export (``False``: one export per block).
 
     Returns:
-        A ``FetchResult``: per block the request id, record count, local files, bytes and timings.
+        A ``FetchResult``: per block the request id (shared by packed blocks), record count, local
+        files, bytes, timings, and a warning for blocks with no records.
 
     Raises:
-        JsocValidationError: A block is invalid; raised before anything is exported.
+        JsocValidationError: A block is invalid, no notify e-mail is set, or the download path is
+            unusable; raised before anything is exported.
         JsocFetchError: Some blocks failed (only with ``fail_on_error=True``).
 
     Example:
@@ -246,20 +230,23 @@ def jsoc_fetch(
         from prefect_jsoc.flows import QueryGrid, jsoc_fetch
 
         result = jsoc_fetch(
-            QueryGrid(series=["hmi.m_45s", "aia.lev1_euv_12s"],
-                      intervals=[{"start": "2014-01-01T00:00", "end": "2014-01-01T00:02"}],
+            QueryGrid(series=["hmi.m_45s"],
+                      intervals=[{"start": "2014-01-01T00:00", "end": "2014-01-01T00:02"},
+                                 {"start": "2014-01-02T00:00", "end": "2014-01-02T00:02"}],
                       options={"segments": ["magnetogram"]}),
             path="data/jsoc",
         )
-        print(result.files)
+        print(result.files, result.request_ids)   # one export for both days
         ```
     """
     started = time.monotonic()
     settings = JsocSettings.resolve(settings)
     blocks = as_blocks(queries)
+    check_download_path(path)
     logger = get_run_logger()
     logger.info(
-        "Fetching %d block(s) from %s into %s (at most %d pending export(s), %d download connection(s)).",
+        "Fetching %d block(s) from %s into %s (at most %d pending export(s) per e-mail, %d download "
+        "connection(s), over every host).",
         len(blocks), settings.server_url, path, settings.max_pending_exports, settings.max_connections,
     )
     progress = FlowProgress(
@@ -267,68 +254,41 @@ def jsoc_fetch(
         key=artifact_key("jsoc-fetch-progress"),
         description=f"Validating {len(blocks)} block(s)",
     )
-
-    validated = validate.map(blocks, settings=unmapped(settings))
-    wait(validated)
-    progress.advance(len(blocks) * STEP_WEIGHTS["validate"], f"Validated {len(blocks)} block(s)")
-    _raise_validation_failures(blocks, validated)
-
-    pipeline_start = time.monotonic()
-    finished: queue.SimpleQueue[tuple[_Chain, str, PrefectFuture]] = queue.SimpleQueue()
-
-    def submit(chain: _Chain, step: str, upstream: PrefectFuture) -> None:
-        """Submit one step of a block; its completion lands on ``finished`` (from any runner's thread)."""
-        if step == "search":
-            future = search.submit(upstream, keys=keys, settings=settings)
-        elif step == "stage":
-            future = stage.submit(upstream, settings=settings)
-        elif step == "await_export":
-            future = await_export.submit(upstream, settings=settings)
-        else:
-            future = download.submit(upstream, path, settings=settings, overwrite=overwrite)
-        chain.futures[step] = future
-        future.add_done_callback(lambda done: finished.put((chain, step, done)))
-
-    chains: list[_Chain] = []
-    for query, checked in zip(blocks, validated):
-        chain = _Chain(query=query)
-        chain.futures["validate"] = checked
-        chain.finished_at["validate"] = pipeline_start
-        chains.append(chain)
-        submit(chain, "search", checked)
-
-    # Each block's next step is submitted only once its previous step has completed, so a block
-    # that failed has no never-started runs, and a finished export downloads at once.
-    active = len(chains)
-    downloads_done = 0
-    while active:
-        chain, step, future = finished.get()
-        future.wait()  # records the final state on the future; `.state` would otherwise ask the API, which lags
-        chain.finished_at[step] = time.monotonic()
-        completed = future.state.is_completed()
-        if step == "search" and completed and len(blocks) <= MAX_BLOCK_TABLES:
-            found = future.result()
-            publish_block_records(found.query, found.table, found.count)
-        if step == "download":
-            downloads_done += completed
-        following = STAGES.index(step) + 1
-        if completed and following < len(STAGES):
-            submit(chain, STAGES[following], future)
-        else:
-            active -= 1
-        progress.advance(
-            STEP_WEIGHTS[step] if completed else sum(STEP_WEIGHTS[s] for s in STAGES[STAGES.index(step):]),
-            f"{downloads_done} of {len(blocks)} block(s) downloaded; last: {step} of {chain.query.label}",
+    progress_key = str(flow_run.id or id(progress))
+    with registered_progress(progress_key, progress):
+        validated = _validated(blocks, settings, export=True)
+        progress.advance("flow", len(blocks) * STEP_WEIGHTS["validate"], f"Validated {len(blocks)} block(s)")
+        searches = search.map(validated, keys=unmapped(keys), settings=unmapped(settings))
+        units = plan_exports(validated, pack=pack)
+        with_records = sum(len(u.blocks) for u in units)
+        logger.info("%d block(s) with records go into %d export(s)%s.", with_records, len(units),
+                    f"; {len(blocks) - with_records} block(s) have no records" if with_records < len(blocks) else "")
+        futures = fetch_export.map(
+            units, path=unmapped(path), settings=unmapped(settings), overwrite=unmapped(overwrite),
+            progress_key=unmapped(progress_key),
         )
+        unit_of = {id(future): unit for future, unit in zip(futures, units)}
+        by_block: dict[str, BlockResult] = {}
+        for future in as_completed(futures):
+            unit = unit_of[id(future)]
+            for block_result in _unit_results(future, unit):
+                by_block[block_result.query_key] = block_result
+            progress.at_least(unit.label, _unit_weight(unit),
+                              f"{len(by_block)} of {with_records} block(s) done; last: {unit.label}")
+        found = _search_results(searches, validated)
+        progress.advance("flow", len(blocks) * STEP_WEIGHTS["search"])
 
     result = FetchResult(
         server_url=settings.server_url,
         path=str(path),
-        blocks=[_block_result(chain) for chain in chains],
+        blocks=[by_block.get(v.cache_key()) or _empty_block(v) for v in validated],
         elapsed_seconds=time.monotonic() - started,
     )
-    searches = [c.futures["search"].result() for c in chains if c.futures["search"].state.is_completed()]
-    publish_records_summary(searches, settings.server_url)
+    publish_records_summary([r for r in found if r is not None], settings.server_url)
+    if len(blocks) <= MAX_BLOCK_TABLES:
+        for r in found:
+            if r is not None:
+                publish_block_records(r.query, r.table, r.count)
     publish_export_summary(result)
     complete = len(result.blocks) - len(result.failed)
     progress.finish(
@@ -337,57 +297,46 @@ def jsoc_fetch(
     )
     for block in result.failed:
         logger.error("Block %s failed in %s: %s", block.label, block.failed_step, block.error)
+    for warning in result.warnings:
+        logger.warning("%s", warning)
     logger.info(
-        "Fetched %d of %d block(s): %d files, %.1f MB, in %.1f s.",
-        complete, len(result.blocks), len(result.files), result.total_bytes / 1e6, result.elapsed_seconds,
+        "Fetched %d of %d block(s): %d files, %.1f MB, %d JSOC export(s), in %.1f s.",
+        complete, len(result.blocks), len(result.files), result.total_bytes / 1e6, len(result.request_ids),
+        result.elapsed_seconds,
     )
     if result.failed and fail_on_error:
         raise JsocFetchError(result)
     return result
 
 
-def _block_result(chain: _Chain) -> BlockResult:
-    """Turn one block's finished futures into a ``BlockResult``."""
-    values: dict[str, Any] = {}
-    failed_step = error = None
-    timings: dict[str, float] = {}
-    previous_end = chain.finished_at["validate"]
-    for step in STAGES:
-        if step not in chain.futures:
-            break  # an earlier step failed, so this one was never submitted
-        state = chain.futures[step].state
-        if step in chain.finished_at and step != "validate":
-            timings[step] = max(0.0, chain.finished_at[step] - previous_end)
-            previous_end = chain.finished_at[step]
-        if state.is_completed():
-            values[step] = chain.futures[step].result()
-        elif failed_step is None:
-            failed_step = step
-            if state.is_failed() or state.is_crashed():
-                try:
-                    chain.futures[step].result()
-                except Exception as exc:  # noqa: BLE001 - reported, not raised
-                    error = str(exc) or type(exc).__name__
-            else:
-                error = f"did not run ({state.name})"
-    found = values.get("search")
-    manifest = values.get("await_export")
-    handle = values.get("stage")
-    fetched = values.get("download")
-    files = list(fetched.paths) if fetched is not None else []
-    return BlockResult(
-        label=chain.query.label,
-        series=chain.query.series,
-        start=getattr(chain.query, "start", None),
-        end=getattr(chain.query, "end", None),
-        query_key=chain.query.cache_key(),
-        records=found.count if found is not None else None,
-        request_id=(manifest.request_id if manifest is not None else getattr(handle, "request_id", None)),
-        files=files,
-        bytes=fetched.bytes_total if fetched is not None else 0,
-        downloaded=fetched.downloaded if fetched is not None else 0,
-        skipped=fetched.skipped if fetched is not None else 0,
-        timings=timings,
-        failed_step=failed_step,
-        error=error,
+def _unit_weight(unit: Any) -> float:
+    return len(unit.blocks) * sum(STEP_WEIGHTS[s] for s in ("stage", "await_export", "download"))
+
+
+def _unit_results(future: PrefectFuture, unit: Any) -> list[BlockResult]:
+    """The block results of one ``export`` task; every block failed if the task itself crashed."""
+    try:
+        return list(future.result())
+    except Exception as exc:  # noqa: BLE001 - reported per block
+        return [BlockResult.for_block(b, failed_step="export", error=str(exc) or type(exc).__name__)
+                for b in unit.blocks]
+
+
+def _empty_block(block: ValidatedQuery) -> BlockResult:
+    """The result of a block that matched no records: nothing exported, with a warning."""
+    return BlockResult.for_block(
+        block,
+        warning="no records in this range (nothing to export); check the time range and prime keys",
     )
+
+
+def _search_results(futures: Any, blocks: list[ValidatedQuery]) -> list[Any]:
+    """The search results for the record tables; a failed search only costs its table."""
+    out = []
+    for block, future in zip(blocks, futures):
+        try:
+            out.append(future.result())
+        except Exception as exc:  # noqa: BLE001 - the records table is a courtesy
+            get_run_logger().warning("The records table of %s is missing: %s", block.label, exc)
+            out.append(None)
+    return out

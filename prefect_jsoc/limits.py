@@ -3,51 +3,63 @@
 Every worker of a deployment talks to the same Prefect server, so a limit held there holds on every
 host at once:
 
-* **pending exports** per (server, notify e-mail): one limit named
-  ``prefect-jsoc-exports-<server digest>-<e-mail digest>``, sized ``max_pending_exports`` (JSOC
-  allows one). An export holds a slot from its submission until it is complete or has failed.
+* **pending exports** per (server, notify e-mail): ``prefect-jsoc-exports-<server>-<e-mail digest>``,
+  sized ``max_pending_exports`` (JSOC allows one). ``stage`` takes a slot just before it submits,
+  and ``await_export`` gives it back as soon as the export is complete or has failed.
 * **download connections** per server: ``prefect-jsoc-downloads-<server digest>``, sized
-  ``max_connections`` (JSOC asks for one).
+  ``max_connections`` (JSOC asks for one), held while files transfer.
 
 The limits are created, or resized to the current settings, on first use; names carry digests,
-never the e-mail itself. Slots are held as leases of :data:`SLOT_LEASE_SECONDS` that a daemon
-thread renews, so the slot of a crashed holder comes back once its lease expires (the Prefect
-server's repossessor service frees it; it runs every 15 s by default).
+never the e-mail. A slot is a Prefect lease of :data:`SLOT_LEASE_SECONDS`, renewed by a daemon
+thread of the holding process; if the process dies, the lease expires and the Prefect server's
+repossessor service (every 15 s by default) frees the slot, so a crashed holder's slot comes back
+in about a minute.
 
-Waiting for a slot polls the server every 0.2-1 s (Prefect's own ``concurrency()`` would wait for
-the server's ``Retry-After``, up to 30 s, which is what made a finished export's hand-off slow);
-every wait is bounded by a timeout.
+Why not ``prefect.concurrency.sync.concurrency``: an export slot must outlive the task that takes
+it (it is handed from ``stage`` to ``await_export``), which a context manager cannot do; and waiting
+for a slot must notice a freed slot within a second (Prefect's own waiting sleeps for the server's
+``Retry-After``, up to 30 s, and logs an error per refusal when it must not wait). So slots are
+taken and renewed through the Prefect client's lease API, and waiting polls every 0.2-0.5 s.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
+from uuid import UUID
 
 from prefect_jsoc._log import get_logger
 from prefect_jsoc.errors import JsocLimitError, JsocSlotTimeout
+from prefect_jsoc.polling import poll_until
 from prefect_jsoc.settings import JsocSettings
 
 __all__ = [
     "SLOT_LEASE_SECONDS",
+    "acquire_export_slot",
+    "acquire_slots",
+    "claim_export_slot",
     "download_limit_name",
     "download_slots",
     "ensure_limit",
+    "export_limit",
     "export_limit_name",
-    "export_slot",
-    "hold_slots",
+    "export_slot_held",
+    "release_export_slot",
+    "release_slots",
+    "watch_export_slot",
 ]
 
 #: Lease of a held slot, in seconds: Prefect's minimum, so a crashed holder's slot returns soonest.
 SLOT_LEASE_SECONDS = 60.0
 _POLL_FIRST = 0.2
-_POLL_MAX = 1.0
+_POLL_MAX = 0.5
 
 _ensured: dict[tuple[str, str], int] = {}
-_ensured_lock = threading.Lock()
+_ensure_lock = threading.Lock()
 
 
 def _digest(text: str) -> str:
@@ -70,6 +82,10 @@ def _api_url() -> str:
     return str(PREFECT_API_URL.value() or "ephemeral")
 
 
+def _status(exc: BaseException) -> int | None:
+    return getattr(getattr(exc, "response", None), "status_code", None)
+
+
 def ensure_limit(name: str, size: int) -> None:
     """Create the global concurrency limit ``name`` with ``size`` slots, or resize it (once per process).
 
@@ -81,51 +97,109 @@ def ensure_limit(name: str, size: int) -> None:
         JsocLimitError: When the Prefect API cannot create or read the limit.
     """
     key = (_api_url(), name)
-    with _ensured_lock:
+    with _ensure_lock:  # threads of one process create a limit once; other hosts may race us
         if _ensured.get(key) == size:
             return
-    from prefect import get_client
-    from prefect.exceptions import ObjectAlreadyExists
+        from prefect import get_client
 
-    try:
-        with get_client(sync_client=True) as client:
-            try:
-                client.upsert_global_concurrency_limit_by_name(name, size)
-            except ObjectAlreadyExists:  # another host created it between our read and create
-                client.upsert_global_concurrency_limit_by_name(name, size)
-    except Exception as exc:
-        raise JsocLimitError(
-            f"Could not create the Prefect global concurrency limit {name!r} ({size} slots) on the Prefect "
-            f"API at {_api_url()}: {exc}. prefect-jsoc keeps JSOC's limits there; check PREFECT_API_URL."
-        ) from exc
-    with _ensured_lock:
+        try:
+            with get_client(sync_client=True) as client:
+                for attempt in range(3):
+                    try:
+                        client.upsert_global_concurrency_limit_by_name(name, size)
+                        break
+                    except Exception as exc:  # another host created it between our read and create
+                        if attempt == 2 or _status(getattr(exc, "http_exc", exc)) not in (409, 500):
+                            raise
+        except Exception as exc:
+            raise JsocLimitError(
+                f"Could not create the Prefect global concurrency limit {name!r} ({size} slots) on the "
+                f"Prefect API at {_api_url()}: {exc}. prefect-jsoc keeps JSOC's limits there; check "
+                "PREFECT_API_URL."
+            ) from exc
         _ensured[key] = size
 
 
-def _slot_busy(exc: BaseException) -> bool:
-    """True when an acquisition failed only because every slot is taken (HTTP 423 from Prefect)."""
-    cause = exc.__cause__
-    response = getattr(cause, "response", None)
-    return getattr(response, "status_code", None) == 423
+class _Renewal:
+    """Keeps one lease alive from a daemon thread until it is released, too old, or its work is done.
+
+    An export slot handed from ``stage`` to ``await_export`` is released by ``await_export``. If no
+    ``await_export`` claims it (a script that only stages), the thread asks ``finished`` (JSOC's
+    export status) now and then, and releases the slot once the export is no longer pending.
+    """
+
+    def __init__(self, lease_id: str, max_seconds: float) -> None:
+        self.lease_id = lease_id
+        self.stop = threading.Event()
+        self.wake = threading.Event()
+        self.deadline = time.monotonic() + max_seconds
+        self.claimed = False
+        self.finished: Callable[[], bool] | None = None
+        self.next_check = math.inf
+        self.check_every = SLOT_LEASE_SECONDS
+        self.thread = threading.Thread(target=self._run, name=f"prefect-jsoc-lease-{lease_id[:8]}", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        from prefect import get_client
+
+        renew_at = time.monotonic() + SLOT_LEASE_SECONDS * 0.5
+        while True:
+            self.wake.wait(max(0.05, min(renew_at, self.next_check) - time.monotonic()))
+            self.wake.clear()
+            if self.stop.is_set():
+                return
+            now = time.monotonic()
+            if now > self.deadline:  # never keep a slot longer than its work may take
+                release_slots(self.lease_id)
+                return
+            if now >= self.next_check and not self.claimed and self.finished is not None:
+                self.next_check = now + self.check_every
+                try:
+                    done = self.finished()
+                except Exception:  # cannot tell: keep the slot, ask again later
+                    done = False
+                if done and not self.claimed:
+                    release_slots(self.lease_id)
+                    return
+            if now >= renew_at:
+                renew_at = now + SLOT_LEASE_SECONDS * 0.5
+                try:
+                    with get_client(sync_client=True) as client:
+                        client.renew_concurrency_lease(UUID(self.lease_id), lease_duration=SLOT_LEASE_SECONDS)
+                except Exception as exc:  # a lost lease frees the slot; the work itself goes on
+                    get_logger().warning("Could not renew the lease %s of a JSOC slot: %s", self.lease_id, exc)
+                    if _status(exc) in (404, 410):
+                        with _renewals_lock:
+                            _renewals.pop(self.lease_id, None)
+                        return
 
 
-@contextlib.contextmanager
-def hold_slots(
-    name: str,
+_renewals: dict[str, _Renewal] = {}
+_renewals_lock = threading.Lock()
+
+
+def acquire_slots(
+    limit: str,
     size: int,
     occupy: int = 1,
     *,
     timeout: float,
+    max_hold: float,
     waiting_message: str = "",
     sleep: Callable[[float], None] = time.sleep,
-) -> Iterator[None]:
-    """Hold ``occupy`` slots of the limit ``name`` (created with ``size`` slots) while the block runs.
+) -> str:
+    """Take ``occupy`` slots of the limit ``limit`` (created with ``size`` slots); return the lease id.
+
+    The slots stay taken until :func:`release_slots` (from any task of this process), for at most
+    ``max_hold`` seconds; a daemon thread renews the lease meanwhile.
 
     Args:
-        name: The limit's name.
+        limit: The limit's name.
         size: Its size (the limit is created or resized to it first).
-        occupy: Slots to hold (at most ``size``).
+        occupy: Slots to take (at most ``size``).
         timeout: Give up after waiting this many seconds for free slots.
+        max_hold: Release the slots by themselves after this many seconds.
         waiting_message: Logged once when the slots are not free at once.
         sleep: Sleep function between polls.
 
@@ -133,68 +207,132 @@ def hold_slots(
         JsocSlotTimeout: When the slots did not become free within ``timeout``.
         JsocLimitError: When the Prefect API failed.
     """
-    from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
-    from prefect.concurrency.sync import concurrency
+    from prefect import get_client
 
     occupy = max(1, min(int(occupy), int(size)))
-    ensure_limit(name, size)
+    ensure_limit(limit, size)
     started = time.monotonic()
-    delay = _POLL_FIRST
-    announced = False
-    with contextlib.ExitStack() as stack:
-        while True:
-            try:
-                stack.enter_context(
-                    concurrency(
-                        name,
-                        occupy=occupy,
-                        max_retries=0,
-                        lease_duration=SLOT_LEASE_SECONDS,
-                        strict=True,
-                        raise_on_lease_renewal_failure=False,
-                    )
-                )
-                break
-            except ConcurrencySlotAcquisitionError as exc:
-                if not _slot_busy(exc):
-                    raise JsocLimitError(f"Could not take a slot of the Prefect limit {name!r}: {exc}") from exc
-            waited = time.monotonic() - started
-            if waited >= timeout:
-                raise JsocSlotTimeout(
-                    f"No slot of the Prefect global concurrency limit {name!r} became free within "
-                    f"{timeout:.0f} s. Other runs hold all {size}; see `prefect gcl inspect {name}`. A run that "
-                    "was killed frees its slot when its lease expires (about a minute, on a Prefect server "
-                    "whose services run)."
-                )
-            if not announced and waiting_message:
+    announced: list[bool] = []
+
+    def take() -> str | None:
+        try:
+            with get_client(sync_client=True) as client:
+                reply = client.increment_concurrency_slots_with_lease(
+                    names=[limit], slots=occupy, mode="concurrency", lease_duration=SLOT_LEASE_SECONDS
+                ).json()
+        except Exception as exc:
+            if _status(exc) != 423:
+                raise JsocLimitError(f"Could not take a slot of the Prefect limit {limit!r}: {exc}") from exc
+            if waiting_message and not announced:
                 get_logger().info(waiting_message)
-                announced = True
-            sleep(min(delay, max(0.0, timeout - waited)))
-            delay = min(delay * 1.5, _POLL_MAX)
-        if announced:
-            get_logger().info("Got the slot after %.1f s.", time.monotonic() - started)
-        yield
+                announced.append(True)
+            return None
+        if not reply.get("limits"):
+            raise JsocLimitError(f"The Prefect limit {limit!r} does not exist although it was just created.")
+        return str(reply["lease_id"])
+
+    def timed_out(waited: float) -> Exception:
+        return JsocSlotTimeout(
+            f"No slot of the Prefect global concurrency limit {limit!r} became free within {waited:.0f} s; "
+            f"other runs hold all {size}. See `prefect gcl inspect {limit}`. A run that was killed frees "
+            "its slot when its lease expires (about a minute, on a Prefect server whose services run)."
+        )
+
+    lease_id = poll_until(take, first_delay=0, then=_POLL_FIRST, maximum=_POLL_MAX, timeout=timeout,
+                          on_timeout=timed_out, sleep=sleep)
+    if announced:
+        get_logger().info("Got the slot after %.1f s.", time.monotonic() - started)
+    with _renewals_lock:
+        _renewals[lease_id] = _Renewal(lease_id, max_hold)
+    return lease_id
 
 
-def export_slot(settings: JsocSettings, email_address: str, *, label: str = "") -> contextlib.AbstractContextManager[None]:
-    """Hold one pending-export slot of ``email_address`` on the settings' server.
+def release_slots(lease_id: str | None) -> None:
+    """Give slots back (never raises: slots that cannot be released expire within a minute)."""
+    if not lease_id:
+        return
+    with _renewals_lock:
+        renewal = _renewals.pop(lease_id, None)
+    if renewal is not None:
+        renewal.stop.set()
+        renewal.wake.set()
+    try:
+        from prefect import get_client
+
+        with get_client(sync_client=True) as client:
+            client.release_concurrency_slots_with_lease(UUID(lease_id))
+    except Exception as exc:
+        get_logger().warning("Could not give back JSOC slot %s (it expires within a minute): %s", lease_id, exc)
+
+
+def export_limit(settings: JsocSettings, email_address: str) -> str:
+    """The name of the pending-export limit of ``email_address`` on the settings' server."""
+    return export_limit_name(settings, email_address)
+
+
+def acquire_export_slot(settings: JsocSettings, limit: str, *, label: str = "",
+                        sleep: Callable[[float], None] = time.sleep) -> str:
+    """Take one pending-export slot; ``stage`` calls it just before submitting.
 
     Args:
         settings: Resolved settings (``max_pending_exports``, ``export_timeout``).
-        email_address: The notify e-mail (only its digest is used).
+        limit: The limit's name, from :func:`export_limit`.
         label: What the slot is for, for the log.
+        sleep: Sleep function between polls.
+
+    Returns:
+        The lease id; :func:`release_export_slot` gives the slot back.
     """
-    limit = settings.max_pending_exports
-    return hold_slots(
-        export_limit_name(settings, email_address),
-        limit,
-        timeout=settings.export_timeout,
+    size = settings.max_pending_exports
+    return acquire_slots(
+        limit, size, timeout=settings.export_timeout, max_hold=settings.export_timeout + SLOT_LEASE_SECONDS,
         waiting_message=(
-            f"Waiting for a free export slot{f' for {label}' if label else ''}: JSOC allows "
-            f"{limit} pending export{'s' if limit != 1 else ''} per e-mail, and other exports hold "
-            f"{'it' if limit == 1 else 'them'}."
+            f"Waiting for a free export slot{f' for {label}' if label else ''}: JSOC allows {size} pending "
+            f"export{'s' if size != 1 else ''} per e-mail, and other exports hold {'it' if size == 1 else 'them'}."
         ),
+        sleep=sleep,
     )
+
+
+def watch_export_slot(lease_id: str, finished: Callable[[], bool], *, first_check: float, every: float) -> None:
+    """Release an export slot by itself once ``finished()`` says the export is no longer pending.
+
+    Only while no ``await_export`` has claimed the slot (see :func:`claim_export_slot`): a script that
+    stages without awaiting must not keep JSOC's one slot for longer than the export is pending.
+
+    Args:
+        lease_id: The slot's lease.
+        finished: Asks JSOC whether the export is complete or failed.
+        first_check: Seconds until the first question (JSOC's own estimate of the export's wait).
+        every: Seconds between later questions.
+    """
+    with _renewals_lock:
+        renewal = _renewals.get(lease_id)
+    if renewal is not None:
+        renewal.finished, renewal.check_every = finished, every
+        renewal.next_check = time.monotonic() + first_check
+        renewal.wake.set()  # let the thread reschedule
+
+
+def claim_export_slot(lease_id: str | None) -> bool:
+    """Take over an export slot this process holds (``await_export`` does); False if it holds none."""
+    with _renewals_lock:
+        renewal = _renewals.get(lease_id or "")
+        if renewal is None:
+            return False
+        renewal.claimed = True
+        return True
+
+
+def export_slot_held(lease_id: str | None) -> bool:
+    """True when ``lease_id`` is a slot this process holds (and keeps alive)."""
+    with _renewals_lock:
+        return bool(lease_id) and lease_id in _renewals
+
+
+def release_export_slot(lease_id: str | None) -> None:
+    """Give an export slot back; ``await_export`` calls it when the export is complete or failed."""
+    release_slots(lease_id)
 
 
 @contextlib.contextmanager
@@ -210,11 +348,11 @@ def download_slots(settings: JsocSettings, wanted: int = 1) -> Iterator[int]:
     """
     size = settings.max_connections
     occupy = max(1, min(int(wanted), size))
-    with hold_slots(
-        download_limit_name(settings),
-        size,
-        occupy,
-        timeout=settings.export_timeout,
-        waiting_message=f"Waiting for a free download connection (at most {size} per server).",
-    ):
+    lease = acquire_slots(
+        download_limit_name(settings), size, occupy, timeout=settings.export_timeout,
+        max_hold=24 * 3600.0, waiting_message=f"Waiting for a free download connection (at most {size} per server).",
+    )
+    try:
         yield occupy
+    finally:
+        release_slots(lease)

@@ -6,17 +6,20 @@ The flow-level results (``BlockResult``, ``FetchResult``) live in :mod:`prefect_
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from prefect_jsoc.query import JsocQuery
+from prefect_jsoc.query import JsocQuery, ValidatedQuery
 
 __all__ = [
     "DownloadResult",
     "ExportHandle",
     "ExportManifest",
+    "ExportUnit",
     "ManifestFile",
     "SearchResult",
 ]
@@ -32,8 +35,9 @@ class SearchResult(BaseModel):
     Attributes:
         query: The query that was searched.
         count: Number of matching records (from the server's record-set summary).
-        table: The records as an astropy ``Table`` (one row per record). Excluded from JSON,
-            kept when pickled (Prefect's default result serializer).
+        table: The records as an astropy ``Table`` (one row per record); ``len(result)`` and
+            ``result[i]`` / ``result["T_REC"]`` reach it directly. Excluded from JSON, kept when
+            pickled (Prefect's default result serializer).
         keywords: The keyword columns that were requested. (Not called ``keys``: Prefect converts
             models with ``dict(model)``, which would mistake a ``keys`` attribute for a mapping.)
     """
@@ -45,68 +49,15 @@ class SearchResult(BaseModel):
     table: Any = Field(default=None, exclude=True, repr=False)
     keywords: list[str] = Field(default_factory=list)
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, SearchResult):
-            return NotImplemented
-        return self.model_dump() == other.model_dump() and _tables_equal(self.table, other.table)
+    def __len__(self) -> int:
+        """The number of records in ``table`` (``count`` may be larger if the server limited the rows)."""
+        return 0 if self.table is None else len(self.table)
 
-    __hash__ = None  # type: ignore[assignment]
-
-    def __getstate__(self) -> dict[str, Any]:
-        # Pickled (Prefect's cached result): text columns as ASCII bytes, a quarter of numpy's
-        # 4-byte unicode, so a 100,000-record result is written and read back ~3x faster.
-        state = super().__getstate__()
-        table = state["__dict__"].get("table")
-        if table is not None:
-            state = {**state, "__dict__": {**state["__dict__"], "table": _PackedTable.pack(table)}}
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        table = state["__dict__"].get("table")
-        if isinstance(table, _PackedTable):
-            state = {**state, "__dict__": {**state["__dict__"], "table": table.unpack()}}
-        super().__setstate__(state)
-
-
-class _PackedTable:
-    """An astropy Table whose ASCII unicode columns are stored as bytes (see ``SearchResult``)."""
-
-    def __init__(self, table: Any, packed: set[str]) -> None:
-        self.table, self.packed = table, packed
-
-    @classmethod
-    def pack(cls, table: Any) -> Any:
-        packed: set[str] = set()
-        try:
-            out = table.copy(copy_data=False)
-            for name in table.colnames:
-                col = table[name]
-                if getattr(col, "dtype", None) is not None and col.dtype.kind == "U":
-                    try:
-                        out.replace_column(name, col.astype(col.dtype.str.replace("U", "S")), copy=False)
-                    except UnicodeEncodeError:
-                        continue
-                    packed.add(name)
-        except Exception:  # noqa: BLE001 - fall back to the table as it is
-            return table
-        return cls(out, packed)
-
-    def unpack(self) -> Any:
-        for name in self.packed:
-            col = self.table[name]
-            self.table.replace_column(name, col.astype(col.dtype.str.replace("S", "U")), copy=False)
-        return self.table
-
-
-def _tables_equal(a: Any, b: Any) -> bool:
-    if a is None or b is None:
-        return a is b
-    try:
-        return a.colnames == b.colnames and len(a) == len(b) and all(
-            list(map(str, a[c])) == list(map(str, b[c])) for c in a.colnames
-        )
-    except Exception:  # pragma: no cover - defensive
-        return False
+    def __getitem__(self, item: Any) -> Any:
+        """Index the records table: ``result[0]``, ``result["T_REC"]``, ``result[:5]``."""
+        if self.table is None:
+            raise IndexError("this search result has no records table")
+        return self.table[item]
 
 
 class ManifestFile(BaseModel):
@@ -131,30 +82,79 @@ class ManifestFile(BaseModel):
     keywords: dict[str, str] = Field(default_factory=dict)
 
 
+class ExportUnit(BaseModel):
+    """Blocks that share one JSOC export: one series and options, their prime-key values in one record set.
+
+    Attributes:
+        blocks: The validated blocks, in a canonical order.
+        recordset: The record set sent to JSOC (the blocks' items joined where they differ).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    blocks: tuple[ValidatedQuery, ...]
+    recordset: str
+
+    @property
+    def query(self) -> JsocQuery:
+        """The first block's query: series, method, protocol and cut-out are the same for all."""
+        return self.blocks[0].query
+
+    @property
+    def series(self) -> str:
+        """The series name."""
+        return self.query.series
+
+    @property
+    def label(self) -> str:
+        """``hmi.m_45s · 3 blocks``, or the block's own label for a unit of one block."""
+        if len(self.blocks) == 1:
+            return self.blocks[0].label
+        return f"{self.series} · {len(self.blocks)} blocks"
+
+    @property
+    def record_count(self) -> int:
+        """Records of all blocks (an upper bound when blocks overlap)."""
+        return sum(b.record_count or 0 for b in self.blocks)
+
+    def cache_key(self) -> str:
+        """A stable digest of what is exported: record set, method, protocol and processing."""
+        blob = json.dumps(
+            {"v": 1, "ds": self.recordset, "method": self.query.method, "protocol": self.query.protocol,
+             "process": self.query.process()},
+            sort_keys=True, default=str,
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
 class ExportHandle(BaseModel):
-    """What ``stage`` returns: enough to find (and, if it expired, re-create) the export.
+    """What ``stage`` returns: enough to poll the export, and to tell a re-attachment from a new one.
 
     Attributes:
         request_id: JSOC request id, or None for a ``url_quick`` export answered at once.
-        query_key: ``query.cache_key()``.
-        label: Human name of the query.
+        unit_key: ``ExportUnit.cache_key()`` of what was exported.
+        label: Human name of the export.
         series: Series name.
-        recordset: The record-set string that was exported.
+        recordset: The record set that was exported.
         method: Export method (``url``, ``url_quick``, ``url-tar``).
         protocol: Export protocol (``fits`` or ``as-is``).
         server_url: The server the export lives on.
         submitted_at: When it was submitted (UTC).
         status: JSOC status at submission (0 done, 1/2 pending).
+        wait: JSOC's estimate of seconds until the export is ready, when it gave one.
         files: The files, when the export completed at submission (``url_quick``).
         size_mb: JSOC's size estimate in MB, when it gave one.
         record_count: Number of records JSOC counted, when it gave one.
-        query: The query itself (used to re-stage once if the export expires).
+        reattached: True when JSOC answered with a request an earlier run had submitted.
+        primekeys: The series' prime keys, used to read file records.
+        slot_limit: The Prefect limit of the notify e-mail's pending exports (a digest, no e-mail).
+        lease_id: The lease of the pending-export slot ``stage`` took; ``await_export`` releases it.
     """
 
     model_config = ConfigDict(frozen=True)
 
     request_id: str | None
-    query_key: str
+    unit_key: str
     label: str
     series: str
     recordset: str
@@ -163,10 +163,14 @@ class ExportHandle(BaseModel):
     server_url: str
     submitted_at: dt.datetime = Field(default_factory=_utcnow)
     status: int = 2
+    wait: float | None = None
     files: list[ManifestFile] = Field(default_factory=list)
     size_mb: float | None = None
     record_count: int | None = None
-    query: JsocQuery | None = None
+    reattached: bool = False
+    primekeys: tuple[str, ...] = ()
+    slot_limit: str | None = None
+    lease_id: str | None = None
 
     @property
     def is_complete(self) -> bool:
@@ -175,13 +179,12 @@ class ExportHandle(BaseModel):
 
 
 class ExportManifest(BaseModel):
-    """What ``await_export`` returns: the files of a finished export.
+    """What ``await_export`` returns: the files of a finished export (or of one block of it).
 
     Attributes:
-        request_id: The request id that finished (it differs from the handle's when an expired
-            export was re-staged), or None for a quick export.
-        query_key: ``query.cache_key()``.
-        label: Human name of the query.
+        request_id: The request id that finished, or None for a quick export.
+        query_key: The cache key of the export unit (or of the block, for a block's share).
+        label: Human name of the export or block.
         series: Series name.
         method: Export method.
         protocol: Export protocol.

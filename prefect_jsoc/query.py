@@ -1092,3 +1092,145 @@ def split_interval(query: JsocQuery, every: Any) -> list[JsocQuery]:
     if not out:  # start == end with an inclusive end: a single instant
         out.append(query)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# TEMPORARY (lead's shim until the query package lands): the validated query and packing contract.
+# ---------------------------------------------------------------------------------------------
+
+
+class ValidatedQuery(BaseModel):
+    """A query checked against its series definition on the server, with what ``validate`` learned."""
+
+    model_config = ConfigDict(frozen=True)
+
+    query: JsocQuery
+    layout: SeriesLayout
+    record_count: int | None = None
+    size_mb: float | None = None
+
+    def recordset(self) -> str:
+        return self.query.recordset(self.layout)
+
+    @property
+    def series(self) -> str:
+        return self.query.series
+
+    @property
+    def label(self) -> str:
+        return self.query.label
+
+    def cache_key(self) -> str:
+        return self.query.cache_key()
+
+    def primekey_items(self) -> tuple[str, ...]:
+        q = self.query
+        values: dict[str, str] = {}
+        if q.time_range_tai() is not None and self.layout.time_primekeys:
+            values[self.layout.time_primekeys[0].upper()] = q.time_range_tai() or ""
+        if q.wavelength:
+            values["WAVELNTH"] = ",".join(str(int(math.ceil(w - 1e-9))) for w in q.wavelength)
+        for name, value in q.primekeys.items():
+            values[name.upper()] = value
+        return tuple(values.get(k.upper(), "") for k in self.layout.primekeys)
+
+    def pack_signature(self) -> str:
+        canon = self.query.canonical()
+        for key in ("start", "end", "end_inclusive", "wavelength", "primekeys"):
+            canon.pop(key, None)
+        canon["layout"] = [k.upper() for k in self.layout.primekeys]
+        blob = json.dumps(canon, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+    def selects(self, values: Any) -> bool:
+        items = self.primekey_items()
+        for i, item in enumerate(items):
+            if not item or i >= len(values):
+                continue
+            name = self.layout.primekeys[i]
+            value = str(values[i]).strip()
+            if name in self.layout.time_primekeys and self.query.start is not None:
+                try:
+                    t = _record_time(value)
+                except Exception:
+                    return False
+                a, b = _tai(self.query.start), _tai(self.query.end)  # type: ignore[arg-type]
+                if t < a or t > b or (t == b and not self.query.end_inclusive):
+                    return False
+                continue
+            if not _value_in(value, item):
+                return False
+        return True
+
+
+def _record_time(text: str) -> Time:
+    text = text.strip()
+    if text.endswith("_TAI"):
+        body = text[:-4].replace(".", "-", 2).replace("_", "T")
+        return Time(body, scale="tai")
+    return Time(text.rstrip("Z").replace(".", "-", 2).replace("_", "T"), scale="utc").tai
+
+
+def _value_in(value: str, item: str) -> bool:
+    for part in item.split(","):
+        part = part.strip()
+        lo, sep, hi = part.partition("-")
+        try:
+            v = float(value)
+            if sep and lo and hi:
+                if float(lo) <= v <= float(hi):
+                    return True
+                continue
+            if float(part) == v:
+                return True
+        except ValueError:
+            if part == value:
+                return True
+    return False
+
+
+def pack_recordset(blocks: Any) -> str:
+    """One record set for blocks that differ only in one prime-key position (lead's shim)."""
+    from prefect_jsoc.errors import CannotPackError
+
+    blocks = list(blocks)
+    if not blocks:
+        raise CannotPackError("Nothing to pack.")
+    first = blocks[0]
+    if len(blocks) == 1:
+        return first.recordset()
+    if any(b.pack_signature() != first.pack_signature() for b in blocks):
+        raise CannotPackError("The blocks differ in more than their prime-key values.")
+    rows = [b.primekey_items() for b in blocks]
+    differ = [i for i in range(len(rows[0])) if len({r[i] for r in rows}) > 1]
+    if len(differ) > 1:
+        raise CannotPackError("The blocks differ in more than one prime-key position.")
+    merged = list(rows[0])
+    if differ:
+        i = differ[0]
+        seen: list[str] = []
+        for r in rows:
+            if not r[i]:
+                raise CannotPackError("A block leaves the varying prime key empty.")
+            if r[i] not in seen:
+                seen.append(r[i])
+        merged[i] = ",".join(seen)
+    while merged and not merged[-1]:
+        merged.pop()
+    out = first.query.series + "".join(f"[{v}]" for v in merged)
+    full = first.recordset()
+    tail = full[full.find("[?"):] if "[?" in full else (full[full.find("{"):] if "{" in full else "")
+    return out + tail
+
+
+def queries_from(obj: Any) -> list[JsocQuery]:
+    """Normalise a query, a validated query, or a list of them (lead's shim)."""
+    if isinstance(obj, JsocQuery):
+        return [obj]
+    if isinstance(obj, ValidatedQuery):
+        return [obj.query]
+    if isinstance(obj, Mapping):
+        return [JsocQuery(**obj)]
+    if isinstance(obj, (list, tuple)):
+        return [q for item in obj for q in queries_from(item)]
+    raise InvalidOptionError(f"Expected a JsocQuery or a list of them, got {type(obj).__name__}.")

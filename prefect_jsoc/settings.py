@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prefect.blocks.core import Block
@@ -15,9 +14,11 @@ from prefect_jsoc.errors import InvalidOptionError, MissingEmailError
 if TYPE_CHECKING:  # pragma: no cover
     import drms
 
-__all__ = ["DEFAULT_SERVER_URL", "ENV_PREFIX", "JsocSettings"]
+__all__ = ["DEFAULT_SERVER_URL", "ENV_PREFIX", "MIN_POLL_INTERVAL", "JsocSettings"]
 
 DEFAULT_SERVER_URL = "http://jsoc.stanford.edu/"
+#: Floor of ``poll_interval``: JSOC documents no polling rate; drms waits 5 s between polls and sunpy 10 s.
+MIN_POLL_INTERVAL = 2.0
 ENV_PREFIX = "PREFECT_JSOC_"
 #: Environment variable naming a saved ``JsocSettings`` block to start from.
 SETTINGS_BLOCK_ENV = "PREFECT_JSOC_SETTINGS_BLOCK"
@@ -33,7 +34,6 @@ _ENV_FIELDS = (
     "request_timeout",
     "http_retries",
     "retry_backoff",
-    "state_dir",
 )
 
 
@@ -41,17 +41,14 @@ class JsocSettings(Block):
     """Where JSOC is, who asks, and how politely: the settings every prefect-jsoc task uses.
 
     Save one as a block to share it between deployments, or rely on ``PREFECT_JSOC_*``
-    environment variables in scripts. :meth:`resolve` decides which applies:
+    environment variables in scripts. Precedence, in one sentence: **values set explicitly in code
+    win, then ``PREFECT_JSOC_<FIELD>`` environment variables, then a saved block's values, then the
+    defaults** (the real JSOC, one pending export per e-mail, one download connection). A saved block
+    is used when you pass ``JsocSettings.load(name)`` or name it in ``PREFECT_JSOC_SETTINGS_BLOCK``.
+    Pointing everything at a JSOC emulator is one variable: ``PREFECT_JSOC_SERVER_URL``.
 
-    1. the object passed to a task (fields you set explicitly always win);
-    2. else the saved block named by ``PREFECT_JSOC_SETTINGS_BLOCK``;
-    3. else the defaults (the real JSOC, one pending export, one download connection);
-
-    then ``PREFECT_JSOC_<FIELD>`` environment variables (``PREFECT_JSOC_SERVER_URL``,
-    ``PREFECT_JSOC_EMAIL``, ``PREFECT_JSOC_MAX_PENDING_EXPORTS``, ``PREFECT_JSOC_MAX_CONNECTIONS``,
-    ``PREFECT_JSOC_POLL_INTERVAL``, ``PREFECT_JSOC_EXPORT_TIMEOUT``, ``PREFECT_JSOC_REQUEST_TIMEOUT``,
-    ``PREFECT_JSOC_STATE_DIR``, ...) override every field that was not set explicitly.
-    Pointing everything at a JSOC emulator is one setting: ``PREFECT_JSOC_SERVER_URL``.
+    ``max_pending_exports`` and ``max_connections`` are enforced by the Prefect server as global
+    concurrency limits, so they hold across every flow run on every host that uses it.
 
     The e-mail is a secret: it never appears in ``repr``, logs or the UI.
 
@@ -86,17 +83,20 @@ class JsocSettings(Block):
     max_pending_exports: int = Field(
         default=1,
         ge=1,
-        description="Maximum number of pending exports per e-mail on this host (JSOC allows one).",
+        description="Maximum number of pending exports per e-mail, over every host (JSOC allows one).",
     )
     max_connections: int = Field(
         default=1,
         ge=1,
-        description="Maximum number of download connections on this host (JSOC asks for one).",
+        description="Maximum number of download connections to the server, over every host (JSOC asks for one).",
     )
     poll_interval: float = Field(
-        default=5.0,
-        gt=0,
-        description="Longest pause in seconds between two export status polls (polling starts at 1 s).",
+        default=10.0,
+        ge=MIN_POLL_INTERVAL,
+        description=(
+            "Longest pause in seconds between two export status polls. The first poll comes when JSOC's "
+            "wait estimate says the export should be ready, then 2 s later, growing 1.5x up to this."
+        ),
     )
     export_timeout: float = Field(
         default=3600.0,
@@ -109,18 +109,18 @@ class JsocSettings(Block):
         description="Timeout in seconds of one HTTP call to the JSOC CGIs (and of a stalled download read).",
     )
     http_retries: int = Field(
-        default=3,
+        default=1,
         ge=0,
-        description="Immediate retries of one idempotent HTTP call after a transient fault, before failing.",
+        le=3,
+        description=(
+            "Retries of one HTTP call after a transient fault, before the task fails (a failed task is "
+            "retried once more by Prefect, so a fault costs at most 2 x (1 + this) attempts)."
+        ),
     )
     retry_backoff: float = Field(
         default=1.0,
         ge=0,
         description="First delay in seconds of the exponential backoff between those retries.",
-    )
-    state_dir: Path = Field(
-        default=Path("~/.prefect_jsoc"),
-        description="Directory for export slots, connection slots, locks and the export ledger.",
     )
 
     @field_validator("server_url")
@@ -170,15 +170,13 @@ class JsocSettings(Block):
             assert JsocSettings.resolve().server_url == "http://127.0.0.1:8080/"
             ```
         """
-        if settings is not None:
-            base = settings
-            explicit = set(settings.model_fields_set)
+        if settings is not None and getattr(settings, "_block_document_id", None) is None:
+            base, explicit = settings, set(settings.model_fields_set)
+        elif settings is not None:  # a saved block: its values rank below the environment
+            base, explicit = settings, set()
         else:
             block_name = os.environ.get(SETTINGS_BLOCK_ENV, "").strip()
-            if block_name:
-                base = cls.load(block_name)  # type: ignore[assignment]
-            else:
-                base = cls()
+            base = cls.load(block_name) if block_name else cls()  # type: ignore[assignment]
             explicit = set()
         values: dict[str, Any] = {name: getattr(base, name) for name in _ENV_FIELDS}
         for name in _ENV_FIELDS:
@@ -194,15 +192,10 @@ class JsocSettings(Block):
             raise InvalidOptionError(
                 f"The prefect-jsoc settings are invalid after applying PREFECT_JSOC_* environment variables: "
                 f"{_short_error(exc)}"
-            ) from None
+            ) from exc
         return resolved  # every field is now set: resolving it again changes nothing
 
     # -- helpers --------------------------------------------------------------------------------
-
-    @property
-    def state_path(self) -> Path:
-        """The state directory, with ``~`` expanded (not created)."""
-        return Path(os.path.expandvars(str(self.state_dir))).expanduser()
 
     @property
     def server_id(self) -> str:
@@ -241,8 +234,8 @@ class JsocSettings(Block):
         if configured:
             return configured
         raise MissingEmailError(
-            "A registered email is required to get data from JSOC. Set it with the JsocSettings block "
-            "(email=...), the PREFECT_JSOC_EMAIL environment variable, or JsocQuery(notify=...). Register an "
+            "A registered e-mail is required to export data from JSOC (searching needs none). Set the "
+            "PREFECT_JSOC_EMAIL environment variable, or email=... in a JsocSettings block. Register an "
             "address at http://jsoc.stanford.edu/ajax/register_email.html."
         )
 

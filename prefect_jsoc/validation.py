@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import difflib
 import math
-import threading
-import time
 from collections.abc import Sequence
+from typing import Any
 
-from prefect_jsoc.client import JsocClient, SeriesInfo, single_flight
+from prefect_jsoc.client import JsocClient, SeriesInfo
 from prefect_jsoc.errors import (
     ExportTooLargeError,
     InvalidEmailError,
+    InvalidOptionError,
     InvalidTimeRangeError,
     InvalidWavelengthError,
     UnknownKeywordError,
@@ -23,15 +23,15 @@ from prefect_jsoc.errors import (
     UnregisteredEmailError,
 )
 from prefect_jsoc.models import SearchResult
-from prefect_jsoc.query import JsocQuery
+from prefect_jsoc.query import JsocQuery, SeriesLayout, ValidatedQuery, queries_from
 from prefect_jsoc.settings import JsocSettings
 
 __all__ = [
     "DEFAULT_KEYS",
     "EXPORT_SIZE_LIMIT_MB",
     "check_email",
-    "clear_email_cache",
     "mask_email",
+    "resolve_keys",
     "search_records",
     "validate_query",
 ]
@@ -39,13 +39,11 @@ __all__ = [
 
 #: The keywords sunpy shows by default; ``search`` asks for those the series has.
 DEFAULT_KEYS = ("T_REC", "TELESCOP", "INSTRUME", "WAVELNTH", "CAR_ROT")
-#: A generous upper bound on one record's size, used to skip the size check for small requests.
+#: An upper bound of one record's size when its segments' dimensions are variable (a full HMI SHARP
+#: record with all 31 segments is well under 2 GB).
 MAX_RECORD_MB = 2_000
 #: JSOC's per-request export limit (``Request exceeds max byte limit of 100000MB``).
 EXPORT_SIZE_LIMIT_MB = 100_000
-_EMAIL_OK: dict[tuple[str, str], float] = {}
-_EMAIL_OK_TTL = 3600.0
-_EMAIL_LOCK = threading.Lock()
 
 
 def mask_email(address: str) -> str:
@@ -71,14 +69,8 @@ def _listing(valid: Sequence[str], bad: str, limit: int = 25) -> str:
     return f"{shown} and {len(valid) - len(shown)} more"
 
 
-def clear_email_cache() -> None:
-    """Forget which e-mails were found registered (they are cached for an hour per process and server)."""
-    with _EMAIL_LOCK:
-        _EMAIL_OK.clear()
-
-
 def check_email(client: JsocClient, address: str) -> None:
-    """Raise unless ``address`` is registered with JSOC (successes are cached for an hour).
+    """Raise unless ``address`` is registered with JSOC (a success is remembered for an hour).
 
     Args:
         client: The client for the server.
@@ -88,21 +80,14 @@ def check_email(client: JsocClient, address: str) -> None:
         InvalidEmailError: When the server says the address is malformed.
         UnregisteredEmailError: When it is unknown, or its registration is still pending.
     """
-    key = (client.server_url, address.lower())
-    with single_flight(("email", *key)):  # many blocks start at once: ask the server once
-        with _EMAIL_LOCK:
-            if time.monotonic() - _EMAIL_OK.get(key, -math.inf) < _EMAIL_OK_TTL:
-                return
-        _check_email_on_server(client, address, key)
+    client.email_registered(address, lambda: _check_email_on_server(client, address))
 
 
-def _check_email_on_server(client: JsocClient, address: str, key: tuple[str, str]) -> None:
+def _check_email_on_server(client: JsocClient, address: str) -> None:
     status, msg = client.check_email(address)
-    shown = mask_email(address)
     if status == 2:
-        with _EMAIL_LOCK:
-            _EMAIL_OK[key] = time.monotonic()
         return
+    shown = mask_email(address)
     said = f' JSOC said: "{msg}".' if msg else ""
     if status == -2:
         raise InvalidEmailError(f"The notify e-mail {shown} is not a valid e-mail address.{said}")
@@ -123,72 +108,106 @@ def _check_against_series(query: JsocQuery, info: SeriesInfo) -> None:
     for name in query.primekeys:
         if _ci(primekeys, name) is None:
             raise UnknownPrimeKeyError(
-                f"Unexpected PrimeKeys were passed. The series {series} supports the following primekeys: "
-                f"{primekeys}; {name!r} is not one of them."
+                f"The series {series} has no prime key {name!r}: its prime keys are {primekeys}. "
+                "Fix or remove it in primekeys=."
             )
     if query.start is not None and not info.time_primekeys:
         raise InvalidTimeRangeError(
             f"The series {series} has no time prime key, so start/end cannot be used. Its prime keys are "
-            f"{primekeys}; select records with primekeys instead."
+            f"{primekeys}; select records with primekeys= instead."
         )
     if query.wavelength is not None and _ci(primekeys, "WAVELNTH") is None:
         raise InvalidWavelengthError(
-            f"The series {series} does not support wavelength attribute. The following primekeys are "
-            f"supported {primekeys}"
+            f"The series {series} has no WAVELNTH prime key, so wavelength= cannot be used. Its prime keys "
+            f"are {primekeys}."
         )
     segments = list(info.segments)
     for seg in query.segments:
         if _ci(segments, seg) is None:
             raise UnknownSegmentError(
-                f"Unexpected Segments were passed. The series {series} contains the following Segments "
-                f"{segments}; {seg!r} is not one of them."
+                f"The series {series} has no segment {seg!r}: its segments are {segments}. Fix segments=."
             )
     keywords = list(info.keywords)
     for flt in query.filters:
         if _ci(keywords, flt.name) is None:
             raise UnknownKeywordError(
-                f"Keyword: '{flt.name}' is not supported by series: {series}. Its keywords include "
+                f"The series {series} has no keyword {flt.name!r} (used in filters=). Its keywords include "
                 f"{_listing(keywords, flt.name)}."
             )
 
 
-def _checked_against_series(
-    query: JsocQuery, settings: JsocSettings | None, client: JsocClient | None
-) -> tuple[JsocSettings, JsocClient, SeriesInfo, JsocQuery]:
-    """Check the query against its series' definition and attach the series' prime-key layout."""
-    settings = JsocSettings.resolve(settings)
-    client = client or JsocClient(settings)
+def _layout_of(query: JsocQuery, client: JsocClient) -> tuple[SeriesInfo, SeriesLayout]:
+    """Check the query against its series' definition; return the definition and the query's layout."""
     info = client.series_info(query.series)
     _check_against_series(query, info)
-    return settings, client, info, query.with_layout(info.layout(query))
+    return info, info.layout(query)
+
+
+def _size_estimate_mb(query: JsocQuery, info: SeriesInfo, client: JsocClient, recordset: str, count: int) -> float:
+    """An upper bound of the export's size in MB: from fixed segment sizes, else sampled storage sizes."""
+    per_record = info.record_bytes_bound(query.segments)
+    if per_record is not None:
+        return count * per_record / 1e6
+    if count * MAX_RECORD_MB <= EXPORT_SIZE_LIMIT_MB:
+        return float(count * MAX_RECORD_MB)
+    sizes = client.record_sizes(recordset, n=min(count, 10))
+    if not sizes:
+        return float(count * MAX_RECORD_MB)
+    return sum(sizes) / len(sizes) * count / 1e6
+
+
+def one_query(what: Any, task: str) -> JsocQuery:
+    """The one query a task was given: a ``JsocQuery``, a ``ValidatedQuery``, or a one-element list.
+
+    Raises:
+        JsocValidationError: For several queries (the flows take those), or sunpy attrs (which need
+            ``JsocQuery.from_attrs``).
+    """
+    queries = queries_from(what)
+    if len(queries) != 1:
+        raise InvalidOptionError(
+            f"The {task} task takes one query but was given {len(queries)}; the jsoc_search and jsoc_fetch "
+            "flows take several (a list, or what JsocQuery.from_attrs returns)."
+        )
+    return queries[0]
+
+
+def _notify_of(query: JsocQuery) -> str | None:
+    """The e-mail given on the query itself, in clear, if any."""
+    getter = getattr(query, "notify_address", None)
+    if callable(getter):
+        return getter()
+    value = getattr(query, "notify", None)
+    return value.get_secret_value() if hasattr(value, "get_secret_value") else value
 
 
 def validate_query(
-    query: JsocQuery,
+    query: JsocQuery | Any,
     settings: JsocSettings | None = None,
     *,
     client: JsocClient | None = None,
-    check_size: bool = True,
-) -> tuple[JsocQuery, int]:
-    """Check a query against the server and return it with its series layout, plus its record count.
+    export: bool = True,
+) -> ValidatedQuery:
+    """Check a query against the server; return it with its series layout, record count and size.
 
-    Checks, in order: the series exists; prime keys, wavelength, segments and filter keywords
-    belong to it; the record set is accepted (its record count); the estimated export size is
-    under JSOC's 100 GB limit; and, when an e-mail is configured (or given on the query), that it
-    is registered. Nothing is exported.
+    Checks, in order: for an export, that a notify e-mail is configured; the series exists; prime
+    keys, wavelength, segments and filter keywords belong to it; the record set is accepted (its
+    record count); and, for an export, that the estimated size is under JSOC's 100 GB limit and that
+    the e-mail is registered. Nothing is exported.
 
     Args:
         query: The query.
         settings: Settings; resolved when None.
         client: A client to reuse.
-        check_size: Estimate the export size (one extra small ``rs_list`` call).
+        export: Also run the checks an export needs (notify e-mail, size limit).
 
     Returns:
-        ``(validated query, record count)``. The validated query carries the
-        :class:`~prefect_jsoc.query.SeriesLayout`, so ``recordset()`` is exact.
+        The :class:`~prefect_jsoc.query.ValidatedQuery`: its ``recordset()`` is exact, and
+        ``record_count`` and ``size_mb`` (an upper bound, for exports) are filled in.
 
     Raises:
-        JsocValidationError: A subclass naming the bad value and listing the valid ones.
+        JsocValidationError: A subclass naming the bad value and listing the valid ones
+            (``MissingEmailError`` when an export has no e-mail to notify).
         JsocTransientError: When the server could not be reached.
 
     Example:
@@ -196,32 +215,30 @@ def validate_query(
         from prefect_jsoc import JsocQuery
         from prefect_jsoc.validation import validate_query
         q = JsocQuery(series="hmi.M_45s", start="2014-01-01T00:00", end="2014-01-01T00:05")
-        checked, count = validate_query(q)
-        print(checked.recordset(), count)
+        checked = validate_query(q, export=False)
+        print(checked.recordset(), checked.record_count)
         ```
     """
-    settings, client, info, validated = _checked_against_series(query, settings, client)
-    recordset = validated.recordset()
+    query = one_query(query, "validate")
+    settings = JsocSettings.resolve(settings)
+    client = client or JsocClient.for_settings(settings)
+    address = settings.notify_email(_notify_of(query)) if export else None  # MissingEmailError first
+    info, layout = _layout_of(query, client)
+    recordset = ValidatedQuery(query=query, layout=layout).recordset()
     count = client.count(recordset)
-    # Sampling record sizes costs a call; below this many records no JSOC record is large enough
-    # (a full HMI SHARP record with all 31 segments is well under 2 GB) to reach the export limit.
-    if check_size and count * MAX_RECORD_MB > EXPORT_SIZE_LIMIT_MB:
-        sizes = client.record_sizes(recordset, n=min(count, 10))
-        if sizes:
-            per_record = sum(sizes) / len(sizes)
-            estimate_mb = per_record * count / 1e6
-            if estimate_mb > EXPORT_SIZE_LIMIT_MB:
-                chunks = math.ceil(estimate_mb / (EXPORT_SIZE_LIMIT_MB * 0.8))
-                raise ExportTooLargeError(
-                    f"The export of {query.label} would be about {estimate_mb:,.0f} MB ({count} records of about "
-                    f"{per_record / 1e6:,.1f} MB), above JSOC's limit of {EXPORT_SIZE_LIMIT_MB:,} MB per request. "
-                    f"Split it into at least {chunks} parts with split_interval(query, every=...), or request "
-                    "fewer segments."
-                )
-    address = query.notify or settings.email_address()
+    size_mb = None
+    if export and count:
+        size_mb = _size_estimate_mb(query, info, client, recordset, count)
+        if size_mb > EXPORT_SIZE_LIMIT_MB:
+            chunks = math.ceil(size_mb / (EXPORT_SIZE_LIMIT_MB * 0.8))
+            raise ExportTooLargeError(
+                f"The export of {query.label} would be up to {size_mb:,.0f} MB ({count} records), above JSOC's "
+                f"limit of {EXPORT_SIZE_LIMIT_MB:,} MB per request. Split it into at least {chunks} parts with "
+                "split_interval(query, every=...), or request fewer segments."
+            )
     if address:
         check_email(client, address)
-    return validated, count
+    return ValidatedQuery(query=query, layout=layout, record_count=count, size_mb=size_mb)
 
 
 def resolve_keys(keys: Sequence[str] | str | None, info: SeriesInfo) -> list[str]:
@@ -272,7 +289,7 @@ def resolve_keys(keys: Sequence[str] | str | None, info: SeriesInfo) -> list[str
 
 
 def search_records(
-    query: JsocQuery,
+    query: JsocQuery | Any,
     keys: Sequence[str] | str | None = None,
     settings: JsocSettings | None = None,
     *,
@@ -304,9 +321,13 @@ def search_records(
         print(result.count, result.table)
         ```
     """
-    settings, client, info, validated = _checked_against_series(query, settings, client)
+    query = one_query(query, "search")
+    settings = JsocSettings.resolve(settings)
+    client = client or JsocClient.for_settings(settings)
+    info, layout = _layout_of(query, client)
     key_list = resolve_keys(keys, info)
     segments = [info.segment(s) or s for s in query.segments] or None
-    table = client.query(validated.recordset(), key_list, segments, series=info)
+    recordset = ValidatedQuery(query=query, layout=layout).recordset()
+    table = client.query(recordset, key_list, segments, series=info)
     count = int(table.meta.get("count", len(table)))
-    return SearchResult(query=validated, count=count, table=table, keywords=key_list)
+    return SearchResult(query=query, count=count, table=table, keywords=key_list)

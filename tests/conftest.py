@@ -14,7 +14,6 @@ from pathlib import Path
 _ISOLATED_HOME = Path(tempfile.mkdtemp(prefix="prefect-jsoc-tests-"))
 os.environ["PREFECT_HOME"] = str(_ISOLATED_HOME / "prefect-home")
 os.environ["PREFECT_RESULTS_LOCAL_STORAGE_PATH"] = str(_ISOLATED_HOME / "prefect-results")
-os.environ["PREFECT_JSOC_STATE_DIR"] = str(_ISOLATED_HOME / "jsoc-state")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"
 os.environ["PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW"] = "ignore"
@@ -42,16 +41,18 @@ def prefect_harness() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def isolated_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Every test starts with empty caches: its own Prefect result store and ``PREFECT_JSOC_STATE_DIR``.
+    """Every test starts with empty caches: an empty Prefect result store (no cached ``stage`` or
+    ``search``) and new JSOC clients (no cached series definitions or e-mail checks).
 
     The session emulator keeps its URL between tests, so without this a test would re-attach to
-    exports cached by an earlier test that the emulator has since forgotten.
+    exports cached by an earlier test that the emulator has since forgotten. Yields the directory.
     """
     from prefect.settings import PREFECT_RESULTS_LOCAL_STORAGE_PATH, temporary_settings
 
-    root = tmp_path_factory.mktemp("isolated")
-    state = root / "jsoc-state"
-    monkeypatch.setenv("PREFECT_JSOC_STATE_DIR", str(state))
-    monkeypatch.setenv("PREFECT_RESULTS_LOCAL_STORAGE_PATH", str(root / "prefect-results"))
-    with temporary_settings({PREFECT_RESULTS_LOCAL_STORAGE_PATH: root / "prefect-results"}):
-        yield state
+    import prefect_jsoc.client
+
+    monkeypatch.setattr(prefect_jsoc.client, "_CLIENTS", {})
+    root = tmp_path_factory.mktemp("isolated") / "prefect-results"
+    monkeypatch.setenv("PREFECT_RESULTS_LOCAL_STORAGE_PATH", str(root))
+    with temporary_settings({PREFECT_RESULTS_LOCAL_STORAGE_PATH: root}):
+        yield root

@@ -17,7 +17,7 @@ from prefect_jsoc.settings import JsocSettings
 EMAIL = "tester@example.org"
 
 #: Fast settings for tests: short polls and backoff, modest timeouts.
-FAST = dict(poll_interval=0.2, retry_backoff=0.05, request_timeout=10.0, export_timeout=60.0)
+FAST = dict(retry_backoff=0.05, request_timeout=10.0, export_timeout=60.0)
 
 
 @pytest.fixture

@@ -9,15 +9,12 @@ import pytest
 from jsoc_test_support import EMAIL, FAST, emu, hmi_query, requests, settings  # noqa: F401
 
 from prefect_jsoc import JsocSettings
-from prefect_jsoc.client import JsocClient, clear_series_cache, make_server_config
+from prefect_jsoc.client import JsocClient, make_server_config
 from prefect_jsoc.errors import InvalidRecordSetError, JsocProtocolError, JsocTransientError, UnknownSeriesError
 
 RS = "hmi.M_45s[2014.01.01_00:00:35_TAI-2014.01.01_00:02:35_TAI]"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    clear_series_cache()
 
 
 class Sleeps(list):

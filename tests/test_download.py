@@ -13,16 +13,12 @@ import pytest
 from astropy.io import fits
 from jsoc_test_support import emu, hmi_query, requests, settings  # noqa: F401
 
-from prefect_jsoc.client import clear_series_cache
 from prefect_jsoc.downloads import download_manifest, safe_filename, verify_file
 from prefect_jsoc.errors import InvalidOptionError, JsocDownloadError, UnsafeFilenameError
 from prefect_jsoc.exports import build_files, stage_export, wait_for_export
 from prefect_jsoc.models import ExportManifest, ManifestFile
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    clear_series_cache()
 
 
 @pytest.fixture

@@ -9,16 +9,12 @@ from astropy.table import Table
 from jsoc_test_support import emu, hmi_query, requests, settings  # noqa: F401
 
 from prefect_jsoc import search
-from prefect_jsoc.client import clear_series_cache
 from prefect_jsoc.errors import UnknownKeywordError
 from prefect_jsoc.validation import search_records
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    clear_series_cache()
 
 
 def test_default_keys_are_sunpys_display_keys(settings):

@@ -5,17 +5,16 @@ from __future__ import annotations
 import logging
 import re
 import tarfile
-import threading
 
 import pytest
 from jsoc_test_support import emu, hmi_query, requests, settings  # noqa: F401
 from prefect import flow
 
 from prefect_jsoc import await_export, download, stage
-from prefect_jsoc.client import clear_series_cache
 from prefect_jsoc.errors import (
     JsocExportBadRequest,
     JsocExportNeedsStaff,
+    JsocExportNotFound,
     JsocExportTimeout,
     JsocExportTooLarge,
 )
@@ -25,9 +24,6 @@ from prefect_jsoc.downloads import verify_file
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    clear_series_cache()
 
 
 @flow
@@ -58,11 +54,15 @@ def test_rerun_of_the_same_query_submits_nothing_and_downloads_nothing(emu, sett
     assert (result2.downloaded, result2.skipped) == (0, 3)
 
 
-def test_plain_functions_reattach_through_the_ledger(emu, settings):
-    first = stage_export(hmi_query(), settings)
+def test_a_second_submission_of_one_query_reattaches_to_the_same_request(emu, settings, caplog):
+    caplog.set_level(logging.INFO)
+    first = stage_export(hmi_query(), settings)  # plain functions: no Prefect cache in between
     second = stage_export(hmi_query(), settings)
     assert second.request_id == first.request_id
+    assert (first.reattached, second.reattached) == (False, True)
     assert emu.stats()["exports_submitted"] == 1
+    assert f"with {first.request_id}, which an earlier run submitted at" in caplog.text
+    assert requests(emu, "jsoc_fetch:exp_request") == 2 and emu.stats()["status_replies"].get("exp_request:7", 0) == 0
 
 
 def test_concurrent_stages_of_one_query_submit_once(emu, settings):
@@ -95,29 +95,28 @@ def test_pending_exports_are_serialised_per_email(emu, settings):
 
 
 def test_status_7_is_back_pressure_not_failure(emu, settings):
-    greedy = settings.model_copy(update={"max_pending_exports": 3})  # more than the server allows
-    queries = [hmi_query(start=f"2014-01-0{d}T00:00:00", end=f"2014-01-0{d}T00:02:00") for d in (1, 2)]
-    handles: list = [None, None]
+    import drms
 
-    def run(i):
-        handles[i] = stage_export(queries[i], greedy)
-        wait_for_export(handles[i], greedy)
+    from jsoc_test_support import EMAIL
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert all(h is not None and h.request_id for h in handles)
+    from prefect_jsoc.limits import ensure_limit, export_limit_name
+
+    ensure_limit(export_limit_name(settings, EMAIL), 1)  # the Prefect side is ready before the clock starts
+    emu.configure(export_delay=6.0)
+    # A script outside our Prefect server (sunpy on a laptop) has this e-mail's one pending export.
+    outside = drms.Client(emu.server_config()).export(
+        "hmi.M_45s[2014.01.05_00:00:00_TAI/2m]{magnetogram}", method="url", protocol="fits", email=EMAIL
+    )
+    handle = stage_export(hmi_query(), settings)
+    assert handle.request_id and handle.request_id != outside.id
     stats = emu.stats()
-    assert stats["status_replies"].get("exp_request:7", 0) >= 1
+    assert stats["status_replies"].get("exp_request:7", 0) >= 1  # JSOC said "wait"; we waited, then submitted
     assert stats["exports_submitted"] == 2 and stats["max_pending_per_email"] == 1
 
 
 def test_transient_status_4_and_http_faults_are_retried(emu, settings, tmp_path):
-    emu.configure(status4_rate=0.5, fail_rate=0.2, throttle_rate=0.1, truncate_rate=0.3, drop_rate=0.2, seed=5)
-    flaky = settings.model_copy(update={"http_retries": 8})
-    handle, manifest, result = fetch_flow(hmi_query(), tmp_path, flaky)
+    emu.configure(status4_rate=0.3, fail_rate=0.15, throttle_rate=0.1, truncate_rate=0.2, drop_rate=0.1, seed=5)
+    handle, manifest, result = fetch_flow(hmi_query(), tmp_path, settings)
     assert len(result.paths) == 3 and all(verify_file(p) is None for p in result.paths)
     faults = emu.stats()["faults"]
     assert sum(faults.values()) > 0, faults
@@ -138,20 +137,11 @@ def test_refusals_map_to_typed_errors_without_retrying(emu, settings):
     assert state.is_failed() and requests(emu, "jsoc_fetch:exp_request") == 4
 
 
-def test_expired_export_is_restaged_once_and_remembered(emu, settings, caplog):
-    caplog.set_level(logging.INFO, logger="prefect_jsoc")
+def test_an_export_the_server_forgot_is_a_typed_error_that_says_to_stage_again(emu, settings):
     handle = stage_export(hmi_query(), settings)
     emu.forget_exports()  # JSOC restarted or purged the request
-    manifest = wait_for_export(handle, settings)
-    assert manifest.request_id and manifest.request_id != handle.request_id
-    assert f"Export {handle.request_id} for {handle.label} is gone from the server (expired); re-staging once." in (
-        caplog.text
-    )
-    assert emu.stats()["exports_submitted"] == 2
-    # a later run still holding the old handle goes straight to the new request
-    again = wait_for_export(handle, settings)
-    assert again.request_id == manifest.request_id
-    assert emu.stats()["exports_submitted"] == 2
+    with pytest.raises(JsocExportNotFound, match="Stage the query again"):
+        wait_for_export(handle, settings)
 
 
 def test_export_timeout_leaves_the_export_pending(emu, settings):
@@ -165,14 +155,28 @@ def test_export_timeout_leaves_the_export_pending(emu, settings):
     assert emu.stats()["pending_now"] == 1
 
 
-def test_polling_starts_fast_and_backs_off(emu, settings):
+def test_the_first_poll_comes_when_jsoc_said_the_export_would_be_ready(emu, settings):
     emu.configure(export_delay=3.0)
-    slow_poll = settings.model_copy(update={"poll_interval": 5.0})
     progress = []
-    wait_for_export(stage_export(hmi_query(), slow_poll), slow_poll, on_progress=lambda *a: progress.append(a))
-    polls = requests(emu, "jsoc_fetch:exp_status")
-    assert 2 <= polls <= 4  # ~1 s, 2 s, 3.5 s: no tight loop, no 5 s first wait
+    handle = stage_export(hmi_query(), settings)
+    wait_for_export(handle, settings, on_progress=lambda *a: progress.append(a))
+    assert handle.wait is not None and handle.wait >= 3.0  # JSOC's estimate, from the exp_request reply
+    log = [e for e in emu.log() if e["what"] in ("jsoc_fetch:exp_request", "jsoc_fetch:exp_status")]
+    request, polls = log[0], [e for e in log if e["what"] == "jsoc_fetch:exp_status"]
+    assert len(polls) == 1  # no polling while JSOC said the export was not ready yet
+    assert polls[0]["t"] - request["t"] >= handle.wait
     assert progress[-1][:2] == ("export", 1.0)
+
+
+def test_polls_back_off_from_two_seconds_to_the_poll_interval():
+    from prefect_jsoc.polling import poll_until
+
+    slept: list[float] = []
+    answers = iter([None] * 6 + ["ready"])
+    result = poll_until(lambda: next(answers), first_delay=3.0, then=2.0, maximum=5.0, timeout=3600,
+                        on_timeout=lambda waited: AssertionError(waited), sleep=slept.append)
+    assert result == "ready"
+    assert slept == [3.0, 2.0, 3.0, 4.5, 5.0, 5.0, 5.0]
 
 
 def test_quick_as_is_export_needs_no_request(emu, settings, tmp_path):

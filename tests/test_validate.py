@@ -8,7 +8,6 @@ import pytest
 from jsoc_test_support import emu, hmi_query, requests, settings  # noqa: F401
 
 from prefect_jsoc import JsocQuery, JsocSettings, validate
-from prefect_jsoc.client import clear_series_cache
 from prefect_jsoc.errors import (
     ExportTooLargeError,
     InvalidWavelengthError,
@@ -22,15 +21,11 @@ from prefect_jsoc.errors import (
     UnregisteredEmailError,
 )
 from prefect_jsoc.exports import stage_export
-from prefect_jsoc.validation import clear_email_cache, validate_query
+from prefect_jsoc.validation import validate_query
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    clear_series_cache()
-    clear_email_cache()
 
 
 def test_validate_task_returns_the_query_with_its_exact_record_set(emu, settings):
@@ -96,7 +91,7 @@ def test_export_over_100_gb_is_refused_from_the_size_estimate(emu, settings):
 
 def test_missing_email_and_empty_record_sets_stop_stage(emu, settings, monkeypatch):
     monkeypatch.delenv("PREFECT_JSOC_EMAIL", raising=False)
-    no_email = JsocSettings(server_url=settings.server_url, poll_interval=0.2)
+    no_email = JsocSettings(server_url=settings.server_url)
     with pytest.raises(MissingEmailError):
         stage_export(hmi_query(), no_email)
     empty = hmi_query(start="2009-01-01T00:00:00", end="2009-01-01T00:05:00")

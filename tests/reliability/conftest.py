@@ -36,7 +36,7 @@ def settings(emu: JsocEmulator, isolated_state_dir: Path) -> JsocSettings:
     subprocess with the same environment share the export ledger, slots and locks.
     """
     return JsocSettings(
-        server_url=emu.url, email=EMAIL, poll_interval=0.2, retry_backoff=0.05, request_timeout=10.0,
+        server_url=emu.url, email=EMAIL, retry_backoff=0.05, request_timeout=10.0,
         export_timeout=120.0, http_retries=5,
     )
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from prefect_jsoc import JsocQuery, JsocSettings
-from prefect_jsoc.client import JsocClient, clear_series_cache
+from prefect_jsoc.client import JsocClient
 from prefect_jsoc.emulator import JsocEmulator
 from prefect_jsoc.errors import JsocTransientError
 from prefect_jsoc.flows import jsoc_fetch
@@ -29,13 +29,6 @@ QUERY = JsocQuery(series="hmi.M_45s", start="2014-01-01T00:00:00", end="2014-01-
 def entries(directory: Path) -> list[str]:
     """Every name under ``directory`` (recursively, hidden files included)."""
     return sorted(str(p.relative_to(directory)) for p in directory.rglob("*")) if directory.exists() else []
-
-
-@pytest.fixture(autouse=True)
-def _fresh_series_cache() -> None:
-    # Series definitions are cached per process and server URL; a test that corrupts CGI replies
-    # must reach the server for them.
-    clear_series_cache()
 
 
 @pytest.mark.parametrize("mode", ["dotdot", "absolute", "control"])

@@ -81,7 +81,7 @@ def test_a_fetch_stores_the_email_nowhere(emu: JsocEmulator, tmp_path: Path, iso
     from prefect.settings import PREFECT_RESULTS_LOCAL_STORAGE_PATH
 
     since = dt.datetime.now(dt.timezone.utc)
-    settings = JsocSettings(server_url=emu.url, email=SECRET, poll_interval=0.2)
+    settings = JsocSettings(server_url=emu.url, email=SECRET)
 
     result = jsoc_fetch(QUERY, path=str(tmp_path / "data"), settings=settings)
 
