@@ -145,6 +145,7 @@ class SeriesInfo(BaseModel):
     keywords: dict[str, str] = {}
     segments: dict[str, str] = {}
     segment_bytes: dict[str, int] = {}
+    slot_steps: dict[str, float] = {}
     note: str = ""
 
     @property
@@ -169,6 +170,7 @@ class SeriesInfo(BaseModel):
             time_primekeys=self.time_primekeys,
             keywords=keywords,
             segments=segments,
+            slot_steps=self.slot_steps,
         )
 
     def keyword(self, name: str) -> str | None:
@@ -196,12 +198,15 @@ class SeriesInfo(BaseModel):
         segments = {str(s["name"]): str(s.get("protocol") or "") for s in d.get("segments") or [] if s.get("name")}
         sizes = {str(s["name"]): n for s in d.get("segments") or [] if s.get("name")
                  and (n := _segment_bytes(s.get("dims"), s.get("type"))) is not None}
+        steps = {str(p["name"]): step for p in d.get("primekeysinfo") or []
+                 if isinstance(p, dict) and p.get("name") and p.get("slotted") and (step := _seconds(p.get("step")))}
         return cls(
             name=name,
             primekeys=tuple(str(p) for p in pk if p),
             keywords=keywords,
             segments=segments,
             segment_bytes=sizes,
+            slot_steps=steps,
             note=str(d.get("note") or ""),
         )
 
@@ -231,6 +236,20 @@ def _segment_bytes(dims: Any, kind: Any) -> int | None:
             return None
         total *= int(part)
     return total + 2 * 2880  # a FITS header and padding
+
+
+def _seconds(step: Any) -> float | None:
+    """A slot step from ``primekeysinfo`` (``"45"``, ``"720"``, or with a unit such as ``"12s"``) in seconds."""
+    from prefect_jsoc.query import parse_duration
+
+    try:
+        return float(step)
+    except (TypeError, ValueError):
+        pass
+    try:
+        return parse_duration(str(step))
+    except Exception:
+        return None
 
 
 def _ci_lookup(mapping: dict[str, Any], name: str) -> str | None:

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "CannotPackError",
     "EmptyQueryError",
     "ExportTooLargeError",
     "IncompatibleOptionsError",
@@ -41,21 +42,24 @@ __all__ = [
     "JsocExportNeedsStaff",
     "JsocExportNotFound",
     "JsocExportTimeout",
-    "JsocLimitError",
-    "JsocSlotTimeout",
     "JsocExportTooLarge",
+    "JsocLimitError",
     "JsocProtocolError",
     "JsocQueryError",
+    "JsocSlotTimeout",
     "JsocTransientError",
     "JsocValidationError",
+    "LayoutRequiredError",
     "MissingEmailError",
     "NoRecordsError",
+    "RawAttrsError",
     "UnknownKeywordError",
     "UnknownPrimeKeyError",
     "UnknownSegmentError",
     "UnknownSeriesError",
     "UnregisteredEmailError",
     "UnsafeFilenameError",
+    "UnsupportedQueryError",
     "export_error_for_status",
     "is_transient",
 ]
@@ -414,8 +418,33 @@ def export_error_for_status(
     )
 
 
+# --------------------------------------------------------------------------------------------
+# Query package (prefect_jsoc.query).
+# --------------------------------------------------------------------------------------------
+
+
+class LayoutRequiredError(JsocValidationError):
+    """Raised when a record set is asked of a query that was not validated against its series.
+
+    Prime keys are placed by position, so only the series definition makes the record set one
+    that JSOC accepts: use ``validate(query).recordset()`` or ``query.recordset(layout)``.
+    """
+
+
+class RawAttrsError(JsocValidationError):
+    """Raised when sunpy attrs are passed where queries are expected; convert them with ``JsocQuery.from_attrs``."""
+
+
+class UnsupportedQueryError(JsocValidationError):
+    """Raised when something that is not a query (nor a list of queries or mappings) is passed as one."""
+
+
 class CannotPackError(JsocError):
-    """Raised when blocks cannot share one export record set (they differ in more than one prime key)."""
+    """Raised when validated query blocks cannot share one export record set.
+
+    Blocks pack only when they agree on everything but the value of one prime-key position
+    (same series, options, filters and segments). The caller exports them separately instead.
+    """
 
 
 class JsocConnectionError(JsocError):

@@ -174,11 +174,7 @@ def one_query(what: Any, task: str) -> JsocQuery:
 
 def _notify_of(query: JsocQuery) -> str | None:
     """The e-mail given on the query itself, in clear, if any."""
-    getter = getattr(query, "notify_address", None)
-    if callable(getter):
-        return getter()
-    value = getattr(query, "notify", None)
-    return value.get_secret_value() if hasattr(value, "get_secret_value") else value
+    return query.notify_address()
 
 
 def validate_query(
@@ -330,4 +326,6 @@ def search_records(
     recordset = ValidatedQuery(query=query, layout=layout).recordset()
     table = client.query(recordset, key_list, segments, series=info)
     count = int(table.meta.get("count", len(table)))
-    return SearchResult(query=query, count=count, table=table, keywords=key_list)
+    # The result is cached (pickled) by Prefect: keep the e-mail out of it.
+    return SearchResult(query=query.model_copy(update={"notify": None}), count=count, table=table,
+                        keywords=key_list)
