@@ -261,7 +261,7 @@ def stage_export(
     given = unit
     unit = as_unit(given, settings)
     if unit is None:
-        logger.info("Nothing to export for %s: it matches no records.", getattr(given, "label", given))
+        logger.warning("Nothing to export for %s: its search found no records.", getattr(given, "label", given))
         return _empty_handle(given, settings)
     address = settings.notify_email(_notify_of(unit.query))
     check_email(client, address)

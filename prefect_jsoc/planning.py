@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from prefect_jsoc.errors import CannotPackError, InvalidOptionError
+from prefect_jsoc.errors import CannotPackError, InvalidOptionError, NoRecordsError
 from prefect_jsoc.models import ExportUnit
 from prefect_jsoc.query import ValidatedQuery, pack_recordset
 from prefect_jsoc.settings import JsocSettings
@@ -142,9 +142,10 @@ def as_unit(what: Any, settings: JsocSettings | None = None) -> ExportUnit | Non
         settings: Settings for validating a plain query.
 
     Returns:
-        The unit, or None for an empty search result or a query with no records.
+        The unit, or None for an empty search result (the search already said there is nothing).
 
     Raises:
+        NoRecordsError: For a query that matches no records.
         JsocValidationError: For an invalid query, or a list of several queries (``stage`` exports
             one block; use the ``jsoc_fetch`` flow for several).
     """
@@ -170,5 +171,9 @@ def as_unit(what: Any, settings: JsocSettings | None = None) -> ExportUnit | Non
         validated = validate_query(what, settings)
     else:
         validated = validate_query(queries_from(what)[0], settings)
-    units = plan_exports([validated])
-    return units[0] if units else None
+    if not validated.record_count:
+        raise NoRecordsError(
+            f"The query {validated.label} matches no records ({validated.recordset()}), so there is nothing to "
+            "export. Check the time range and prime keys with the search task."
+        )
+    return plan_exports([validated])[0]

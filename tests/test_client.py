@@ -10,7 +10,14 @@ from jsoc_test_support import EMAIL, FAST, emu, hmi_query, requests, settings  #
 
 from prefect_jsoc import JsocSettings
 from prefect_jsoc.client import JsocClient, make_server_config
-from prefect_jsoc.errors import InvalidRecordSetError, JsocProtocolError, JsocTransientError, UnknownSeriesError
+from prefect_jsoc.emulator import JsocEmulator
+from prefect_jsoc.errors import (
+    InvalidRecordSetError,
+    JsocConnectionError,
+    JsocProtocolError,
+    JsocTransientError,
+    UnknownSeriesError,
+)
 
 RS = "hmi.M_45s[2014.01.01_00:00:35_TAI-2014.01.01_00:02:35_TAI]"
 
@@ -31,14 +38,16 @@ def test_server_config_always_has_a_trailing_slash():
         assert cfg.http_download_baseurl == "http://127.0.0.1:8080/"
 
 
-def test_series_info_is_cached_per_process_and_case_insensitive(emu, settings):
-    client = JsocClient(settings)
+def test_series_info_is_cached_by_the_client_and_case_insensitive(emu, settings):
+    client = JsocClient.for_settings(settings)
     info = client.series_info("hmi.M_45s")
     assert info.primekeys == ("T_REC", "CAMERA")
     assert info.time_primekeys == ("T_REC",)
+    assert info.slot_steps == {"T_REC": 45.0}
     assert "magnetogram" in info.segments
     assert info.filename_format() == "hmi.m_45s.{T_REC:A}.{CAMERA}.{segment}"
-    JsocClient(settings).series_info("HMI.m_45s")
+    assert JsocClient.for_settings(settings) is client  # the process shares one client per server
+    client.series_info("HMI.m_45s")
     assert requests(emu, "jsoc_info:series_struct") == 1
 
 
@@ -73,7 +82,7 @@ def test_http_500_is_retried_with_backoff_then_raised(emu, settings):
     client = JsocClient(settings.model_copy(update={"http_retries": 3}), sleep=sleeps)
     with pytest.raises(JsocTransientError, match=re.escape("JSOC jsoc_info (series_struct) answered HTTP 500")):
         client.series_info("hmi.M_45s")
-    assert len(sleeps) == 3
+    assert len(sleeps) == 3 and requests(emu, "jsoc_info:series_struct") == 4
     assert sleeps[0] < sleeps[1] < sleeps[2]  # exponential backoff (jitter stays within ±25 %)
 
 
@@ -90,7 +99,7 @@ def test_throttling_honours_retry_after(emu, settings):
 
 def test_calls_succeed_with_faults_on(emu, settings):
     emu.configure(fail_rate=0.3, throttle_rate=0.1, seed=7)
-    client = JsocClient(settings.model_copy(update={"http_retries": 8}), sleep=Sleeps())
+    client = JsocClient(settings.model_copy(update={"http_retries": 3}), sleep=Sleeps())
     assert client.count(RS) == 3
     assert len(client.query(RS, ["T_REC"])) == 3
     assert client.check_email(EMAIL)[0] == 2
@@ -104,24 +113,33 @@ def test_slow_server_times_out_as_a_transient_error(emu, settings):
         client.count(RS)
 
 
-def test_unreachable_server_is_transient_and_a_404_is_not(emu, isolated_state_dir):
+def test_a_wrong_server_url_fails_at_once_naming_it(emu, isolated_state_dir):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead = s.getsockname()[1]
-    client = JsocClient(JsocSettings(server_url=f"http://127.0.0.1:{dead}", http_retries=0, **FAST))
-    with pytest.raises(JsocTransientError, match=re.escape(f"Could not reach JSOC jsoc_info (rs_summary) at "
-                                                           f"http://127.0.0.1:{dead}/cgi-bin/ajax/")):
+    sleeps = Sleeps()
+    client = JsocClient(JsocSettings(server_url=f"http://127.0.0.1:{dead}", **FAST), sleep=sleeps)
+    with pytest.raises(JsocConnectionError, match=re.escape(f"Cannot connect to JSOC at http://127.0.0.1:{dead}/")):
         client.count(RS)
+    assert sleeps == []  # refused on the very first call: no retries, no waiting
     wrong = JsocClient(JsocSettings(server_url=emu.url + "not-here/", http_retries=0, **FAST))
     with pytest.raises(JsocProtocolError, match="answered HTTP 404"):
         wrong.count(RS)
+
+
+def test_a_server_that_goes_away_mid_work_is_a_transient_fault(isolated_state_dir):
+    with JsocEmulator() as short_lived:
+        client = JsocClient(JsocSettings(server_url=short_lived.url, **FAST), sleep=Sleeps())
+        assert client.count(RS) == 3  # the server answered once: later refusals are faults that may pass
+    with pytest.raises(JsocTransientError, match=re.escape(f"Could not reach JSOC jsoc_info (rs_summary) at {client.server_url}")):
+        client.count(RS)
 
 
 def test_check_email_and_export_round_trip(emu, settings):
     client = JsocClient(settings)
     assert client.check_email(EMAIL)[0] == 2
     assert client.check_email("nobody@unregistered.net")[0] == 4
-    reply = client.submit_export(hmi_query(), EMAIL)
+    reply = client.submit_export(hmi_query(), EMAIL, "hmi.M_45s[2014.01.01_00:00:35_TAI/2m]{magnetogram}")
     assert int(reply["status"]) == 2 and reply["requestid"].startswith("JSOC_")
     status = client.export_status(reply["requestid"])
     assert int(status["status"]) in (0, 1, 2, 6)

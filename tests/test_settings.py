@@ -15,14 +15,19 @@ SECRET = "secret.person@example.org"
 
 
 def test_defaults_follow_jsoc_policy(monkeypatch: pytest.MonkeyPatch):
-    for name in ("SERVER_URL", "EMAIL", "MAX_PENDING_EXPORTS", "MAX_CONNECTIONS", "STATE_DIR"):
+    for name in ("SERVER_URL", "EMAIL", "MAX_PENDING_EXPORTS", "MAX_CONNECTIONS"):
         monkeypatch.delenv(f"PREFECT_JSOC_{name}", raising=False)
     s = JsocSettings.resolve()
     assert s.server_url == "http://jsoc.stanford.edu/"
     assert (s.max_pending_exports, s.max_connections) == (1, 1)
-    assert (s.poll_interval, s.export_timeout, s.request_timeout) == (5.0, 3600.0, 60.0)
+    assert (s.poll_interval, s.export_timeout, s.request_timeout, s.http_retries) == (10.0, 3600.0, 60.0, 1)
     assert s.email is None
-    assert s.state_path == Path("~/.prefect_jsoc").expanduser()
+
+
+def test_polling_has_a_floor(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("PREFECT_JSOC_POLL_INTERVAL", "0.001")
+    with pytest.raises(InvalidOptionError, match="poll_interval: Input should be greater than or equal to 2"):
+        JsocSettings.resolve()
 
 
 def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
@@ -30,12 +35,10 @@ def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setenv("PREFECT_JSOC_EMAIL", SECRET)
     monkeypatch.setenv("PREFECT_JSOC_MAX_PENDING_EXPORTS", "2")
     monkeypatch.setenv("PREFECT_JSOC_MAX_CONNECTIONS", "4")
-    monkeypatch.setenv("PREFECT_JSOC_STATE_DIR", str(tmp_path))
     s = JsocSettings.resolve()
     assert s.server_url == "http://127.0.0.1:8123/"
     assert s.notify_email() == SECRET
     assert (s.max_pending_exports, s.max_connections) == (2, 4)
-    assert s.state_path == tmp_path
     assert s.server_config().url_jsoc_fetch == "http://127.0.0.1:8123/cgi-bin/ajax/jsoc_fetch"
     assert s.server_config().http_download_baseurl == "http://127.0.0.1:8123/"
 
@@ -73,8 +76,8 @@ def test_email_is_never_shown(monkeypatch: pytest.MonkeyPatch):
 def test_missing_email_names_every_way_to_set_it(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("PREFECT_JSOC_EMAIL", raising=False)
     with pytest.raises(MissingEmailError, match=re.escape(
-            "A registered email is required to get data from JSOC. Set it with the JsocSettings block (email=...), "
-            "the PREFECT_JSOC_EMAIL environment variable, or JsocQuery(notify=...).")):
+            "A registered e-mail is required to export data from JSOC (searching needs none). Set the "
+            "PREFECT_JSOC_EMAIL environment variable, or email=... in a JsocSettings block.")):
         JsocSettings.resolve().notify_email()
 
 
@@ -98,3 +101,13 @@ def test_saved_block_is_used_and_environment_still_overrides(monkeypatch: pytest
     assert (s.server_url, s.max_connections, s.notify_email()) == ("http://127.0.0.1:7000/", 3, SECRET)
     monkeypatch.setenv("PREFECT_JSOC_SERVER_URL", "http://127.0.0.1:7001")
     assert JsocSettings.resolve().server_url == "http://127.0.0.1:7001/"
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_loaded_block_ranks_below_the_environment_and_explicit_values_above_it(monkeypatch: pytest.MonkeyPatch):
+    JsocSettings(email=SECRET).save("jsoc-test-readme", overwrite=True)  # the README's block: e-mail only
+    monkeypatch.setenv("PREFECT_JSOC_SERVER_URL", "http://127.0.0.1:7002")
+    loaded = JsocSettings.resolve(JsocSettings.load("jsoc-test-readme"))
+    assert (loaded.server_url, loaded.notify_email()) == ("http://127.0.0.1:7002/", SECRET)
+    explicit = JsocSettings.resolve(JsocSettings(server_url="http://127.0.0.1:7003"))
+    assert explicit.server_url == "http://127.0.0.1:7003/"
