@@ -333,7 +333,6 @@ def demo(
         with JsocEmulator(export_delay=export_delay) as emu, _temporary_env(
             PREFECT_JSOC_SERVER_URL=emu.url,
             PREFECT_JSOC_EMAIL=os.environ.get("PREFECT_JSOC_EMAIL", "demo@example.com"),
-            PREFECT_JSOC_POLL_INTERVAL="1",
         ):
             typer.echo(f"JSOC emulator listening on {emu.url}")
             from prefect_jsoc.flows import jsoc_fetch

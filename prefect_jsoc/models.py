@@ -107,10 +107,9 @@ class ExportUnit(BaseModel):
 
     @property
     def label(self) -> str:
-        """``hmi.m_45s · 3 blocks``, or the block's own label for a unit of one block."""
-        if len(self.blocks) == 1:
-            return self.blocks[0].label
-        return f"{self.series} · {len(self.blocks)} blocks"
+        """The first block's label, plus how many more blocks share the export."""
+        more = len(self.blocks) - 1
+        return self.blocks[0].label + (f" +{more} block{'s' if more > 1 else ''}" if more else "")
 
     @property
     def record_count(self) -> int:

@@ -15,7 +15,6 @@ def emulator(jsoc_emulator, monkeypatch):
     jsoc_emulator.configure(export_delay=0.3)
     monkeypatch.setenv("PREFECT_JSOC_SERVER_URL", jsoc_emulator.url)
     monkeypatch.setenv("PREFECT_JSOC_EMAIL", "cli@example.com")
-    monkeypatch.setenv("PREFECT_JSOC_POLL_INTERVAL", "0.5")
     return jsoc_emulator
 
 

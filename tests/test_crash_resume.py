@@ -44,7 +44,6 @@ def test_killed_while_awaiting_resumes_with_the_same_request_id(emu, isolated_st
         PREFECT_API_URL=str(PREFECT_API_URL.value()),
         PREFECT_JSOC_SERVER_URL=emu.url,
         PREFECT_JSOC_EMAIL=EMAIL,
-        PREFECT_JSOC_POLL_INTERVAL="0.5",
         PREFECT_JSOC_STATE_DIR=str(isolated_state_dir),
     )
 
@@ -70,19 +69,23 @@ def test_killed_while_awaiting_resumes_with_the_same_request_id(emu, isolated_st
     assert emu.stats()["requests"]["jsoc_fetch:exp_request"] == 1
 
 
-def test_a_stage_lock_left_by_a_killed_process_does_not_block_the_next_run(isolated_state_dir: Path):
+def test_a_stage_lock_left_by_a_killed_process_expires(tmp_path: Path):
+    import datetime as dt
     import json
-    import socket
 
-    from prefect_jsoc.tasks import StateDirLockManager
+    from prefect_jsoc.caching import LOCK_HOLD_SECONDS, ExpiringFileSystemLockManager
 
-    manager = StateDirLockManager()
-    assert manager.lock_files_directory == (isolated_state_dir / "locks").resolve()
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    manager = ExpiringFileSystemLockManager(tmp_path / "locks")
     manager.lock_files_directory.mkdir(parents=True)
-    (manager.lock_files_directory / "jsoc-stage-key.lock").write_text(json.dumps(
-        {"holder": "killed-run", "expiration": None, "host": socket.gethostname(), "pid": int(gone.stdout)}))
+    expired = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)).isoformat()
+    (manager.lock_files_directory / "jsoc-stage-key.lock").write_text(
+        json.dumps({"holder": "killed-run", "expiration": expired}))
     assert not manager.is_locked("jsoc-stage-key")
     assert manager.acquire_lock("jsoc-stage-key", holder="next-run", acquire_timeout=1)
     assert manager.is_lock_holder("jsoc-stage-key", "next-run")
+    # Prefect takes the lock without a hold timeout; ours still expires, so a kill cannot block the key
+    held = json.loads((manager.lock_files_directory / "jsoc-stage-key.lock").read_text())
+    left = dt.datetime.fromisoformat(held["expiration"]) - dt.datetime.now(dt.timezone.utc)
+    assert 0 < left.total_seconds() <= LOCK_HOLD_SECONDS
     manager.release_lock("jsoc-stage-key", "next-run")
+    assert not manager.is_locked("jsoc-stage-key")

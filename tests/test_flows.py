@@ -24,7 +24,6 @@ def emulator(jsoc_emulator, monkeypatch):
     jsoc_emulator.configure(export_delay=0.5)
     monkeypatch.setenv("PREFECT_JSOC_SERVER_URL", jsoc_emulator.url)
     monkeypatch.setenv("PREFECT_JSOC_EMAIL", "flows@example.com")
-    monkeypatch.setenv("PREFECT_JSOC_POLL_INTERVAL", "0.5")
     return jsoc_emulator
 
 
@@ -41,6 +40,9 @@ def test_or_query_of_two_series_and_two_intervals_fetches_every_record(emulator,
         assert block.records and block.records > 0
         assert len(block.files) == block.records  # one segment per record in these series
         assert block.request_id and block.request_id.startswith("JSOC_")
+        assert block.shared_export  # the two intervals of a series went into one export
+    assert [b.request_id for b in result.blocks[:2]] == [result.blocks[0].request_id] * 2
+    assert len(result.request_ids) == 2
     assert len(set(result.files)) == sum(b.records for b in result.blocks)
     for path in result.files:
         assert path.parent == tmp_path and not path.name.endswith(".part")
@@ -50,8 +52,8 @@ def test_or_query_of_two_series_and_two_intervals_fetches_every_record(emulator,
             assert hdul[-1].data is not None
     assert not list(tmp_path.glob("*.part")) and not list(tmp_path.glob(".*.part"))
     stats = emulator.stats()
-    assert stats["exports_submitted"] == 4
-    assert stats["max_pending_per_email"] == 1  # JSOC's rule held although 4 blocks ran at once
+    assert stats["exports_submitted"] == 2  # one per series: blocks of one series are packed
+    assert stats["max_pending_per_email"] == 1 and stats["status_replies"].get("exp_request:7", 0) == 0
 
 
 def test_second_run_is_served_from_cache_and_fetches_nothing(emulator, tmp_path: Path) -> None:
@@ -145,13 +147,14 @@ def test_a_finished_export_downloads_while_later_blocks_are_still_staging(emulat
     state = jsoc_fetch(grid(), path=str(tmp_path), return_state=True)
     assert state.is_completed()
 
-    runs = _task_runs(state.state_details.flow_run_id, expected=4 * 5)
+    # per block: validate, search, download; per export (one per series): export, stage, await_export
+    runs = _task_runs(state.state_details.flow_run_id, expected=4 * 3 + 2 * 3)
     names = {r.name.split(" · ")[0] for r in runs}
-    assert names == {"validate", "search", "stage", "await_export", "download"}
+    assert names == {"validate", "search", "export", "stage", "await_export", "download"}
     assert all(" · hmi." in r.name and "2014-01-01" in r.name for r in runs)  # readable run names
     first_download_end = min(r.end_time for r in runs if r.name.startswith("download"))
     last_await_end = max(r.end_time for r in runs if r.name.startswith("await_export"))
-    # One pending export at a time means exports finish one after another; the first block's files
+    # One pending export at a time means exports finish one after another; the first series' files
     # must already be on disk before the last export is ready.
     assert first_download_end < last_await_end
     assert emulator.stats()["max_pending_per_email"] == 1

@@ -146,7 +146,6 @@ class FetchProcess:
             PREFECT_API_URL=str(PREFECT_API_URL.value()),
             PREFECT_JSOC_SERVER_URL=emu.url,
             PREFECT_JSOC_EMAIL=EMAIL,
-            PREFECT_JSOC_POLL_INTERVAL="0.2",
             PREFECT_JSOC_RETRY_BACKOFF="0.05",
             PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW="ignore",
             **env,

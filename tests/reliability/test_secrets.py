@@ -95,7 +95,6 @@ def test_a_cli_fetch_with_notify_stores_the_email_nowhere(
 ) -> None:
     from prefect.settings import PREFECT_RESULTS_LOCAL_STORAGE_PATH
 
-    monkeypatch.setenv("PREFECT_JSOC_POLL_INTERVAL", "0.2")
     since = dt.datetime.now(dt.timezone.utc)
 
     done = CliRunner().invoke(app, [
