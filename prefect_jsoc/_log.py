@@ -41,7 +41,7 @@ _DRMS_FORMAT = "%(asctime)s - %(name)s - %(levelname)s: %(message)s"
 _DRMS_DATEFMT = "%Y-%m-%d %H:%M:%S"
 
 #: Longest wait at interpreter exit for Prefect's queued run events to be sent.
-EXIT_WAIT_SECONDS = 5.0
+EXIT_WAIT_SECONDS = 10.0
 _exit_hook_registered = False
 _exit_hook_lock = threading.Lock()
 
