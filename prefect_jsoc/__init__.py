@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from prefect_jsoc._log import keep_plain_calls_quiet
 from prefect_jsoc.settings import JsocSettings
 
 __all__ = [
@@ -69,11 +70,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from prefect_jsoc.tasks import await_export, download, search, stage, validate
 
 
+keep_plain_calls_quiet()  # a plain task call (a notebook's ``search(q)``) prints only what matters
+
+
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'prefect_jsoc' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
+    keep_plain_calls_quiet()  # the import may have configured Prefect's logging, or imported drms
     globals()[name] = value
     return value
 
