@@ -20,6 +20,7 @@ from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from prefect.transactions import CommitMode, transaction
 
 from prefect_jsoc._log import get_logger
 from prefect_jsoc.artifacts import progress_for
@@ -51,7 +52,7 @@ def _stage_and_await(unit: ExportUnit, settings: JsocSettings, timings: dict[str
     """Stage (or re-attach to) the unit's export and wait for it; re-stage a cached one that died."""
     step, mark = "stage", time.monotonic()
     try:
-        state = stage(unit, settings=settings, return_state=True)
+        state = _staged(unit, settings)
         handle = state.result()
         timings["stage"] = time.monotonic() - mark
         progress.advance(unit.label, STEP_WEIGHTS["stage"] * len(unit.blocks))
@@ -61,12 +62,13 @@ def _stage_and_await(unit: ExportUnit, settings: JsocSettings, timings: dict[str
         except JsocExportError as exc:
             if state.name != "Cached":
                 raise
+            said = getattr(exc, "server_message", None) or _message(exc).split(". ")[0]
             get_logger().warning(
-                "Export %s for %s, re-used from an earlier run, is no longer usable (%s); staging it again.",
-                handle.request_id, unit.label, _message(exc).split(". ")[0],
+                "Export %s for %s came from an earlier run, but JSOC can no longer serve it (%s); staging it again.",
+                handle.request_id, unit.label, said,
             )
             step = "stage"
-            handle = stage.with_options(refresh_cache=True)(unit, settings=settings)
+            handle = _staged(unit, settings, refresh=True).result()
             step, mark = "await_export", time.monotonic()
             manifest = await_export(handle, settings=settings)
         timings["await_export"] = time.monotonic() - mark
@@ -74,6 +76,17 @@ def _stage_and_await(unit: ExportUnit, settings: JsocSettings, timings: dict[str
         return manifest
     except Exception as exc:
         raise _StepFailed(step, exc) from exc
+
+
+def _staged(unit: ExportUnit, settings: JsocSettings, refresh: bool = False) -> Any:
+    """Run ``stage`` as a nested task whose cache entry is written (and lock freed) as soon as it ends.
+
+    A task called inside another task joins that task's transaction, which would defer the cache
+    write until the whole ``export`` task finished: a crash while awaiting would lose the request id.
+    """
+    task = stage.with_options(refresh_cache=True) if refresh else stage
+    with transaction(commit_mode=CommitMode.EAGER):
+        return task(unit, settings=settings, return_state=True)
 
 
 def _failed(block: Any, step: str, exc: BaseException, timings: dict[str, float],
