@@ -219,7 +219,7 @@ def _termination_signal() -> type[BaseException]:
 
 
 @contextmanager
-def _terminal_output(verbose: bool) -> Iterator[None]:
+def _terminal_output(verbose: bool, runs_flows: bool = True) -> Iterator[None]:
     """Keep the terminal to the progress bar, the results and the error lines, unless ``verbose``.
 
     Prefect's console log handlers, httpx's request lines and Python warnings are silenced; every log
@@ -228,7 +228,8 @@ def _terminal_output(verbose: bool) -> Iterator[None]:
     if verbose:
         yield
         return
-    import prefect.main  # noqa: F401 - sets up Prefect's logging, whose console handlers are quietened here
+    if runs_flows:
+        import prefect.main  # noqa: F401 - sets up Prefect's logging, whose console handlers are quietened here
     from prefect.logging.handlers import PrefectConsoleHandler
 
     loggers = [logging.getLogger()] + [
@@ -262,7 +263,7 @@ def _terminal_output(verbose: bool) -> Iterator[None]:
 def _command_context(debug: bool, verbose: bool, prefect_api: bool = False) -> Iterator[None]:
     """Everything a command runs inside: clean errors, quiet output and, for flows, a Prefect API."""
     with _clean_errors(debug), ExitStack() as stack:
-        stack.enter_context(_terminal_output(verbose))
+        stack.enter_context(_terminal_output(verbose, runs_flows=prefect_api))
         if prefect_api:
             from prefect_jsoc.local_server import local_prefect_api
 

@@ -196,7 +196,7 @@ class LocalPrefectServer:
         _running.add(self)
 
     def wait_until_ready(self) -> None:
-        """Wait until the launched server's API answers; on failure stop it, keeping its log.
+        """Wait until the launched server's API answers; if it does not, stop it (keeping its log).
 
         Raises:
             LocalServerError: When the server exits or does not answer within the start-up timeout.
@@ -204,8 +204,11 @@ class LocalPrefectServer:
         deadline, timeout = self._deadline
         try:
             self._wait_until_ready(deadline, timeout)
-        except BaseException:
+        except LocalServerError:
             self.stop(keep_log=True)
+            raise
+        except BaseException:  # interrupted
+            self.stop()
             raise
 
     def _wait_until_ready(self, deadline: float, timeout: float) -> None:
