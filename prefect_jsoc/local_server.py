@@ -226,7 +226,7 @@ class LocalPrefectServer:
                 return
             time.sleep(0.1)
         raise LocalServerError(
-            f"The local Prefect API server did not start within {timeout:.0f} s; raise "
+            f"The local Prefect API server did not start within {timeout:g} s; raise "
             f"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS or set PREFECT_API_URL to a running server"
             f"{self._log_hint()}"
         )
@@ -440,7 +440,15 @@ def _main(argv: list[str] | None = None) -> None:
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--die-with-parent-thread", action="store_true")
     args = parser.parse_args(argv)
-    serve(args.parent_pid, args.state_dir, args.die_with_parent_thread)
+    try:
+        serve(args.parent_pid, args.state_dir, args.die_with_parent_thread)
+    except SystemExit:
+        pass
+    # The server has shut down and closed its database; skip the interpreter's teardown of a large
+    # heap (seconds of garbage collection) so that the command waiting for us can exit at once.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
