@@ -141,7 +141,8 @@ def test_sigkill_of_the_command_leaves_no_server_behind(command_env, tmp_path: P
           f"every process the killed command started ({sorted(started)}) to exit")
 
 
-@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+                         ids=["SIGINT", "SIGTERM"])
 @pytest.mark.usefixtures("slow_downloads")
 def test_an_interrupt_stops_the_fetch_with_one_line_and_its_exit_code(
     command_env, tmp_path: Path, signum: int, exit_code: int
