@@ -274,14 +274,22 @@ class LocalPrefectServer:
 
 @contextlib.contextmanager
 def _api_url_for_this_process(api_url: str) -> Iterator[None]:
-    """Point this process's Prefect client at ``api_url`` (threads included), then restore everything."""
-    import prefect.context
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    """Point this process's Prefect client at ``api_url`` (threads included), then restore everything.
 
+    Links to the UI ("View at ...") point where ``prefect server start`` serves it, since the local
+    server has no UI and is gone after the command; the runs are in the same database.
+    """
+    import prefect.context
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, get_current_settings, temporary_settings
+
+    updates: dict[object, str] = {PREFECT_API_URL: api_url}
+    settings = get_current_settings()
+    if "ui_url" not in settings.model_fields_set:
+        updates[PREFECT_UI_URL] = f"http://{settings.server.api.host}:{settings.server.api.port}"
     saved = os.environ.get("PREFECT_API_URL")
     os.environ["PREFECT_API_URL"] = api_url  # for any subprocess started meanwhile
     try:
-        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        with temporary_settings(updates=updates):  # type: ignore[arg-type]
             # New threads start with an empty contextvars context and read the global settings
             # context, so replace that too (as Prefect's own test harness does).
             saved_global = prefect.context.GLOBAL_SETTINGS_CONTEXT
