@@ -239,7 +239,8 @@ def _terminal_output(verbose: bool, runs_flows: bool = True) -> Iterator[None]:
     # "slot busy" answer of the concurrency API as an error).
     handlers = {
         h for logger in loggers for h in logger.handlers
-        if isinstance(h, PrefectConsoleHandler) or (logger.name.startswith("prefect") and isinstance(h, logging.StreamHandler))
+        if isinstance(h, PrefectConsoleHandler)
+        or (logger.name.startswith("prefect") and isinstance(h, logging.StreamHandler))
     }
     saved_levels = {h: h.level for h in handlers}
     noisy = [logging.getLogger(name) for name in ("httpx", "httpcore", "sunpy", "drms", "parfive")]
@@ -268,7 +269,8 @@ def _command_context(debug: bool, verbose: bool, prefect_api: bool = False) -> I
             from prefect_jsoc.local_server import local_prefect_api
 
             # The flows' imports take seconds; they overlap with the server's start-up.
-            stack.enter_context(local_prefect_api(while_starting=lambda: importlib.import_module("prefect_jsoc.flows")))
+            stack.enter_context(local_prefect_api(
+                while_starting=lambda: importlib.import_module("prefect_jsoc.flows")))
         yield
 
 
@@ -330,7 +332,9 @@ def _parse_intervals(start: Optional[str], end: Optional[str], intervals: list[s
     for text in intervals:
         a, sep, b = text.partition("/")
         if not sep:
-            raise typer.BadParameter(f"interval {text!r} must look like START/END, e.g. 2014-01-01T00:00/2014-01-01T01:00.")
+            raise typer.BadParameter(
+                f"interval {text!r} must look like START/END, e.g. 2014-01-01T00:00/2014-01-01T01:00."
+            )
         spans.append((a, b))
     return spans
 
@@ -530,8 +534,11 @@ def fetch_table(result: Any, width: int) -> Any:
             table.add_column(header, justify="right", no_wrap=True)
         table.add_column("status", overflow="fold", max_width=None if request_column else len("await_export"))
         for block in result.blocks:
-            label = Text(block.label) if request_column else Text(f"{block.label}\n").append(request(block), style="dim")
-            cells = [label, *([request(block)] if request_column else []), *(read(block) for _, read in _NUMBER_COLUMNS)]
+            if request_column:
+                cells = [Text(block.label), request(block)]
+            else:
+                cells = [Text(f"{block.label}\n").append(request(block), style="dim")]
+            cells += [read(block) for _, read in _NUMBER_COLUMNS]
             table.add_row(*cells, _status(block))
         return table
 
@@ -581,7 +588,8 @@ def _fail_on_failed_blocks(result: Any) -> None:
 
 @command()
 def series(
-    regex: Annotated[Optional[str], typer.Argument(metavar="REGEX", help="Only series whose name matches this regex.")] = None,
+    regex: Annotated[Optional[str], typer.Argument(
+        metavar="REGEX", help="Only series whose name matches this regex.")] = None,
     server_url: ServerOpt = None,
     debug: DebugOpt = False,
     verbose: VerboseOpt = False,
@@ -601,7 +609,8 @@ def series(
 @with_query_options
 def search(
     query: QueryOptions,
-    keys: Annotated[Optional[str], typer.Option(metavar="NAMES", help="Comma-separated keywords to show, or **ALL**.")] = None,
+    keys: Annotated[Optional[str], typer.Option(
+        metavar="NAMES", help="Comma-separated keywords to show, or **ALL**.")] = None,
     server_url: ServerOpt = None,
     limit: Annotated[int, typer.Option(metavar="N", help="Rows to print per block (0 = all).")] = 20,
     debug: DebugOpt = False,
@@ -628,7 +637,8 @@ def search(
 @with_query_options
 def fetch(
     query: QueryOptions,
-    protocol: Annotated[Optional[str], typer.Option(metavar="PROTOCOL", help="fits (keywords in headers) or as-is.")] = None,
+    protocol: Annotated[Optional[str], typer.Option(
+        metavar="PROTOCOL", help="fits (keywords in headers) or as-is.")] = None,
     method: Annotated[Optional[str], typer.Option(metavar="METHOD", help="url, url_quick or url-tar.")] = None,
     notify: Annotated[Optional[str], typer.Option(
         metavar="EMAIL", help="JSOC-registered notify e-mail (default PREFECT_JSOC_EMAIL).")] = None,
@@ -689,7 +699,8 @@ def demo(
             stats = emu.stats()
             typer.echo(
                 f"Emulator saw {stats['exports_submitted']} export(s) submitted, "
-                f"{stats['bytes_served'] / 1e6:.1f} MB served, at most {stats['max_pending_per_email']} pending export(s) per e-mail."
+                f"{stats['bytes_served'] / 1e6:.1f} MB served, at most {stats['max_pending_per_email']} pending "
+                "export(s) per e-mail."
             )
         typer.echo("Emulator stopped.")
         _fail_on_failed_blocks(result)
