@@ -97,6 +97,8 @@ def terminate_running_servers() -> None:
         process = server.process
         if process is not None and process.poll() is None:
             process.terminate()
+        if server.state_dir is not None:
+            shutil.rmtree(server.state_dir, ignore_errors=True)
 
 
 class LocalServerError(JsocError):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -31,6 +33,7 @@ def test_a_server_that_does_not_start_in_time_is_a_clear_error_and_is_stopped() 
         server.start()
     assert server.process is None
     assert server.log_path is not None and server.log_path.exists()  # kept, and named in the message
+    shutil.rmtree(server.log_path.parent)
 
 
 def test_the_command_reports_a_server_that_does_not_start_in_one_line(tmp_path) -> None:
@@ -45,6 +48,9 @@ def test_the_command_reports_a_server_that_does_not_start_in_one_line(tmp_path) 
     assert done.returncode == 1, done.stderr
     assert len(lines) == 1 and lines[0].startswith("error: LocalServerError: "), lines
     assert "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS" in lines[0]
+    log = re.search(r"its log is (\S+)/server\.log", lines[0])
+    assert log, lines[0]
+    shutil.rmtree(log.group(1))
 
 
 @pytest.mark.usefixtures("prefect_harness")
