@@ -1,19 +1,71 @@
 """The ``prefect-jsoc`` command: series, search, fetch, emulator, demo.
 
 Each command is a thin wrapper over the library: ``search`` and ``fetch`` run the Prefect flows, so
-what the terminal shows is what the Prefect UI shows. Errors print one line and exit non-zero.
+what the terminal shows is what the Prefect UI shows. The terminal gets the progress bar, the results
+and one line per error (``--verbose`` adds Prefect's logs); errors exit 2 for bad input and 1 for
+failures, Ctrl-C exits 130 and SIGTERM 143.
+
+Without a configured ``PREFECT_API_URL`` the flows run against a Prefect API server that the command
+starts and owns (:mod:`prefect_jsoc.local_server`): it goes when the command goes, even on SIGKILL.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
+import inspect
+import logging
 import os
+import signal
 import sys
-from contextlib import contextmanager
-from typing import Annotated, Any, Iterator, Optional
+import threading
+import warnings
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, fields
+from typing import Annotated, Any, Callable, Iterator, Optional
 
 import typer
+import typer.core
 
-__all__ = ["app", "main"]
+__all__ = ["app", "build_queries", "main", "parse_segments"]
+
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+#: After the first Ctrl-C or SIGTERM the command tears down its flow run and its Prefect server; if that
+#: takes longer than this, it exits anyway (the server follows within a second: it watches its parent).
+INTERRUPT_GRACE_SECONDS = 10.0
+
+
+def _plain_help_types(params: list[Any]) -> None:
+    """Help without Python type names: typer >= 0.20 prints ``<bool>`` and ``<list[str]>`` otherwise.
+
+    Flags and arguments show no type, options their metavar or a click-style name (``TEXT``, ``INTEGER``).
+    """
+    plain_names = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "Path": "PATH"}
+    for param in params:
+        if not hasattr(param, "display_type_rich"):  # older typer prints click's names already
+            continue
+        if isinstance(param, typer.core.TyperArgument) or getattr(param, "is_flag", False):
+            label = None
+        elif param.metavar is not None:
+            continue
+        else:
+            bare = str(param.bare_type()).removeprefix("list[").removesuffix("]")
+            label = plain_names.get(bare, bare.upper())
+        param.display_type_rich = lambda ctx, label=label: label
+
+
+class _JsocCommand(typer.core.TyperCommand):
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _plain_help_types(self.get_params(ctx))
+        super().format_help(ctx, formatter)
+
+
+class _JsocGroup(typer.core.TyperGroup):
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _plain_help_types(self.get_params(ctx))
+        super().format_help(ctx, formatter)
+
 
 app = typer.Typer(
     name="prefect-jsoc",
@@ -21,12 +73,14 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=_JsocGroup,
 )
+command = functools.partial(app.command, cls=_JsocCommand)
 
-EXIT_INVALID = 2
-EXIT_FAILED = 1
 
-_OPS = ("<=", ">=", "!=", "=", "<", ">")
+# ---------------------------------------------------------------------------------------------------
+# Errors, interrupts and what reaches the terminal
+# ---------------------------------------------------------------------------------------------------
 
 
 def _fail(message: str, code: int) -> None:
@@ -34,15 +88,111 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
+class _Interrupts:
+    """How the long-running commands stop on Ctrl-C and SIGTERM.
+
+    The first signal becomes ``KeyboardInterrupt`` in the main thread, so the flow run and the local
+    Prefect server are torn down; the exit code is 128 + the signal. While a flow runs, Prefect's
+    own SIGTERM handler is in place (it raises ``TerminationSignal``, to the same effect). Whichever
+    handler runs, a watcher thread sees every signal through the wake-up fd: from the first one on,
+    a teardown slower than :data:`INTERRUPT_GRACE_SECONDS` ends the process at once, and so does a
+    second Ctrl-C.
+    """
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._raised = False
+        self._sigints = 0
+        self._lock = threading.Lock()
+        self._watchdog: threading.Timer | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + (self.signal or signal.SIGINT)
+
+    def handle(self, signum: int, frame: Any) -> None:
+        """The Python-level handler: interrupt the main thread, once."""
+        self._arm(signum)
+        if not self._raised:
+            self._raised = True
+            raise KeyboardInterrupt
+
+    def _arm(self, signum: int) -> None:
+        """Remember the first signal and start the watchdog (idempotent)."""
+        with self._lock:
+            if self.signal is not None:
+                return
+            self.signal = signum
+            self._watchdog = threading.Timer(INTERRUPT_GRACE_SECONDS, self._exit_now)
+            self._watchdog.daemon = True
+            self._watchdog.start()
+
+    def _exit_now(self) -> None:
+        sys.stderr.write(f"error: {_interrupted_message(self.signal)}\n")
+        sys.stderr.flush()
+        if "prefect_jsoc.local_server" in sys.modules:
+            sys.modules["prefect_jsoc.local_server"].terminate_running_servers()
+        os._exit(self.exit_code)
+
+    def _watch(self, read_fd: int) -> None:
+        while True:
+            try:
+                data = os.read(read_fd, 64)
+            except OSError:
+                return
+            if not data:
+                return
+            for signum in data:
+                if signum in (signal.SIGINT, signal.SIGTERM):
+                    self._arm(signum)
+                # Only a second Ctrl-C counts: Prefect re-sends a SIGTERM it handled to the previous handler.
+                if signum == signal.SIGINT:
+                    self._sigints += 1
+                    if self._sigints >= 2:
+                        self._exit_now()
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        """Install the handlers and the watcher (main thread only; elsewhere a no-op)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(write_fd, False)
+        saved_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+        saved = {s: signal.signal(s, self.handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        watcher = threading.Thread(target=self._watch, args=(read_fd,), name="prefect-jsoc-signals", daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            for signum, handler in saved.items():
+                signal.signal(signum, handler)
+            signal.set_wakeup_fd(saved_fd)
+            os.close(write_fd)  # the watcher reads EOF and ends
+            watcher.join(timeout=1)
+            os.close(read_fd)
+            if self._watchdog is not None:  # the teardown finished in time
+                self._watchdog.cancel()
+
+
+def _interrupted_message(signum: int | None) -> str:
+    name = signal.Signals(signum).name if signum else "SIGINT"
+    return f"interrupted ({name}); re-run the same command to resume where it stopped."
+
+
 @contextmanager
 def _clean_errors(debug: bool = False) -> Iterator[None]:
     """Turn every error into one readable line and a non-zero exit (``--debug`` keeps tracebacks)."""
+    interrupts = _Interrupts()
     try:
-        yield
+        with interrupts.installed():
+            yield
     except typer.Exit:
         raise
-    except KeyboardInterrupt:
-        _fail("interrupted; re-run the same command to resume where it stopped.", 130)
+    except (KeyboardInterrupt, _termination_signal()) as exc:
+        signum = interrupts.signal or getattr(exc, "signal", None) or signal.SIGINT
+        _fail(_interrupted_message(signum), 128 + signum)
     except Exception as exc:  # noqa: BLE001 - the CLI's job is to report any error as one line
         if debug:
             raise
@@ -59,16 +209,108 @@ def _clean_errors(debug: bool = False) -> Iterator[None]:
         _fail(f"{type(exc).__name__}: {text}", EXIT_INVALID if invalid else EXIT_FAILED)
 
 
-def parse_keyword_filter(text: str) -> dict[str, str]:
-    """``"QUALITY=0"`` / ``"EXPTIME>2"`` -> ``{"name": ..., "op": ..., "value": ...}``."""
-    for op in _OPS:
-        name, sep, value = text.partition(op)
-        if sep and name.strip():
-            return {"name": name.strip(), "op": op, "value": value.strip()}
-    raise typer.BadParameter(
-        f"keyword filter {text!r} has no comparison; write it like QUALITY=0 or EXPTIME>2 "
-        f"(comparisons: {', '.join(_OPS)})."
-    )
+def _termination_signal() -> type[BaseException]:
+    """Prefect's exception for a SIGTERM received while a flow runs."""
+    try:
+        from prefect.exceptions import TerminationSignal
+    except ImportError:  # pragma: no cover - older Prefect
+        return KeyboardInterrupt
+    return TerminationSignal
+
+
+@contextmanager
+def _terminal_output(verbose: bool, runs_flows: bool = True) -> Iterator[None]:
+    """Keep the terminal to the progress bar, the results and the error lines, unless ``verbose``.
+
+    Prefect's console log handlers, httpx's request lines and Python warnings are silenced; every log
+    still reaches the Prefect API, so the UI shows it.
+    """
+    if verbose:
+        yield
+        return
+    if runs_flows:
+        import prefect.main  # noqa: F401 - sets up Prefect's logging, whose console handlers are quietened here
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    loggers = [logging.getLogger()] + [
+        logger for logger in logging.Logger.manager.loggerDict.values() if isinstance(logger, logging.Logger)
+    ]
+    # Prefect's console handler, and the stream handler of its internal services (which log a 423
+    # "slot busy" answer of the concurrency API as an error).
+    handlers = {
+        h for logger in loggers for h in logger.handlers
+        if isinstance(h, PrefectConsoleHandler)
+        or (logger.name.startswith("prefect") and isinstance(h, logging.StreamHandler))
+    }
+    saved_levels = {h: h.level for h in handlers}
+    noisy = [logging.getLogger(name) for name in ("httpx", "httpcore", "sunpy", "drms", "parfive")]
+    saved_noisy = {logger: logger.level for logger in noisy}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for handler in handlers:
+            handler.setLevel(logging.CRITICAL + 1)
+        for logger in noisy:
+            logger.setLevel(logging.WARNING)
+        try:
+            yield
+        finally:
+            for handler, level in saved_levels.items():
+                handler.setLevel(level)
+            for logger, level in saved_noisy.items():
+                logger.setLevel(level)
+
+
+@contextmanager
+def _command_context(debug: bool, verbose: bool, prefect_api: bool = False) -> Iterator[None]:
+    """Everything a command runs inside: clean errors, quiet output and, for flows, a Prefect API."""
+    with _clean_errors(debug), ExitStack() as stack:
+        stack.enter_context(_terminal_output(verbose, runs_flows=prefect_api))
+        if prefect_api:
+            from prefect_jsoc.local_server import local_prefect_api
+
+            # The flows' imports take seconds; they overlap with the server's start-up.
+            stack.enter_context(local_prefect_api(
+                while_starting=lambda: importlib.import_module("prefect_jsoc.flows")))
+        yield
+
+
+# ---------------------------------------------------------------------------------------------------
+# Query options, shared by `search` and `fetch`
+# ---------------------------------------------------------------------------------------------------
+
+
+def parse_segments(values: list[str], series: list[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """Split ``--segment`` values into segments for every series and segments for one series.
+
+    Each value is ``NAME[,NAME...]`` (for every series) or ``SERIES:NAME[,NAME...]`` (for that series
+    only), e.g. ``--segment magnetogram`` or ``--segment hmi.v_45s:Dopplergram``.
+
+    Args:
+        values: The ``--segment`` values as given.
+        series: The series of the command.
+
+    Returns:
+        ``(common, per_series)``: names for every series, and names per series (keys lower-case).
+
+    Raises:
+        typer.BadParameter: When a value names a series the command does not have.
+    """
+    known = {name.lower(): name for name in series}
+    common: list[str] = []
+    per_series: dict[str, list[str]] = {}
+    for value in values:
+        target, sep, names = value.rpartition(":")
+        parsed = [name.strip() for name in names.split(",") if name.strip()]
+        if not sep:
+            common += parsed
+            continue
+        if target.strip().lower() not in known:
+            raise typer.BadParameter(
+                f"--segment {value!r} is for series {target!r}, which is not one of this command's series "
+                f"({', '.join(series)}); write SERIES:NAME with one of them, or NAME for every series."
+            )
+        per_series.setdefault(target.strip().lower(), []).extend(parsed)
+    return common, per_series
 
 
 def _parse_pairs(values: list[str], what: str) -> dict[str, str]:
@@ -90,49 +332,108 @@ def _parse_intervals(start: Optional[str], end: Optional[str], intervals: list[s
     for text in intervals:
         a, sep, b = text.partition("/")
         if not sep:
-            raise typer.BadParameter(f"interval {text!r} must look like START/END, e.g. 2014-01-01T00:00/2014-01-01T01:00.")
+            raise typer.BadParameter(
+                f"interval {text!r} must look like START/END, e.g. 2014-01-01T00:00/2014-01-01T01:00."
+            )
         spans.append((a, b))
     return spans
 
 
-def build_queries(
-    series: list[str],
-    start: Optional[str] = None,
-    end: Optional[str] = None,
-    intervals: Optional[list[str]] = None,
-    sample: Optional[str] = None,
-    wavelength: Optional[str] = None,
-    segments: Optional[list[str]] = None,
-    keywords: Optional[list[str]] = None,
-    primekeys: Optional[list[str]] = None,
-    protocol: Optional[str] = None,
-    method: Optional[str] = None,
-    notify: Optional[str] = None,
-) -> list[Any]:
-    """The blocks described by the CLI options: every series over every interval."""
+@dataclass(frozen=True)
+class QueryOptions:
+    """What the shared options of ``search`` and ``fetch`` say about the blocks."""
+
+    series: list[str]
+    start: Optional[str] = None
+    end: Optional[str] = None
+    interval: Optional[list[str]] = None
+    sample: Optional[str] = None
+    wavelength: Optional[str] = None
+    segment: Optional[list[str]] = None
+    keyword: Optional[list[str]] = None
+    primekey: Optional[list[str]] = None
+
+
+def build_queries(options: QueryOptions, **extra: Any) -> list[Any]:
+    """The blocks described by the CLI options: every series over every interval.
+
+    Args:
+        options: The shared query options.
+        **extra: Further ``JsocQuery`` fields for every block (``protocol``, ``method``).
+
+    Returns:
+        The ``JsocQuery`` blocks, series-major.
+    """
     from prefect_jsoc.query import JsocQuery, or_queries
 
-    options: dict[str, Any] = {}
-    if sample:
-        options["sample"] = sample
-    if wavelength:
-        options["wavelength"] = wavelength
-    if segments:
-        options["segments"] = [s for item in segments for s in item.split(",") if s]
-    if keywords:
-        options["filters"] = [parse_keyword_filter(k) for k in keywords]
-    if primekeys:
-        options["primekeys"] = _parse_pairs(primekeys, "prime key")
-    if protocol:
-        options["protocol"] = protocol
-    if method:
-        options["method"] = method
-    if notify:
-        options["notify"] = notify
-    spans = _parse_intervals(start, end, intervals or [])
-    if not spans:
-        return [JsocQuery(series=s, **options) for s in series]
-    return or_queries(series=series, intervals=spans, **options)
+    common: dict[str, Any] = {key: value for key, value in extra.items() if value}
+    if options.sample:
+        common["sample"] = options.sample
+    if options.wavelength:
+        common["wavelength"] = options.wavelength
+    if options.keyword:
+        common["filters"] = list(options.keyword)  # parsed by KeywordFilter.parse
+    if options.primekey:
+        common["primekeys"] = _parse_pairs(options.primekey, "prime key")
+    every_series, per_series = parse_segments(options.segment or [], options.series)
+    spans = _parse_intervals(options.start, options.end, options.interval or [])
+    queries: list[Any] = []
+    for name in options.series:
+        segments = every_series + per_series.get(name.lower(), [])
+        fields_ = dict(common, segments=segments) if segments else common
+        queries += or_queries(series=name, intervals=spans, **fields_) if spans else [JsocQuery(series=name, **fields_)]
+    return queries
+
+
+_QUERY_OPTION_TYPES: dict[str, Any] = {
+    "series": Annotated[list[str], typer.Argument(
+        metavar="SERIES", show_default=False, help="One or more DRMS series, e.g. hmi.m_45s aia.lev1_euv_12s.")],
+    "start": Annotated[Optional[str], typer.Option(
+        metavar="TIME", help="Start time (UTC unless it says TAI), e.g. 2014-01-01T00:00:00.")],
+    "end": Annotated[Optional[str], typer.Option(metavar="TIME", help="End time, e.g. 2014-01-01T01:00:00.")],
+    "interval": Annotated[Optional[list[str]], typer.Option(
+        "--interval", metavar="START/END", help="A time interval; repeat for an OR over intervals.")],
+    "sample": Annotated[Optional[str], typer.Option(metavar="CADENCE", help="Cadence, e.g. 12s, 10m, 1h.")],
+    "wavelength": Annotated[Optional[str], typer.Option(
+        metavar="WAVELENGTH", help="Wavelength with a spectral unit, e.g. '171 Angstrom' or '17.1 nm'.")],
+    "segment": Annotated[Optional[list[str]], typer.Option(
+        "--segment", metavar="[SERIES:]NAME",
+        help="Segment(s) to export, for every series or, as SERIES:NAME, for one; repeat or comma-separate.")],
+    "keyword": Annotated[Optional[list[str]], typer.Option(
+        "--keyword", metavar="FILTER", help="Keyword filter like QUALITY=0 or EXPTIME>2; repeatable.")],
+    "primekey": Annotated[Optional[list[str]], typer.Option(
+        "--primekey", metavar="NAME=VALUE", help="Prime-key value like HARPNUM=4864; repeatable.")],
+}
+
+
+def with_query_options(command_function: Callable[..., None]) -> Callable[..., None]:
+    """Give a command the shared query options; it receives them as one ``query: QueryOptions``."""
+    own = [p for p in inspect.signature(command_function, eval_str=True).parameters.values() if p.name != "query"]
+    names = [f.name for f in fields(QueryOptions)]
+    shared = [
+        inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, annotation=_QUERY_OPTION_TYPES[name],
+            default=inspect.Parameter.empty if name == "series" else None,
+        )
+        for name in names
+    ]
+    parameters = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
+
+    def run(**values: Any) -> None:
+        query = QueryOptions(**{name: values.pop(name) for name in names})
+        command_function(query=query, **values)
+
+    run.__name__ = command_function.__name__
+    run.__doc__ = command_function.__doc__
+    run.__signature__ = inspect.Signature(shared + parameters)  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in shared + parameters}
+    return run
+
+
+ServerOpt = Annotated[Optional[str], typer.Option(
+    "--server-url", metavar="URL", help="JSOC base URL (default PREFECT_JSOC_SERVER_URL or the real JSOC).")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show full tracebacks.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", help="Also show Prefect's logs and warnings.")]
 
 
 def _settings(server_url: Optional[str], email: Optional[str], max_connections: Optional[int] = None) -> Any:
@@ -149,19 +450,25 @@ def _settings(server_url: Optional[str], email: Optional[str], max_connections: 
     return JsocSettings.resolve(JsocSettings(**overrides) if overrides else None)
 
 
+# ---------------------------------------------------------------------------------------------------
+# Output: progress bar and results table
+# ---------------------------------------------------------------------------------------------------
+
+
 @contextmanager
 def _progress_bar(enabled: bool, label: str) -> Iterator[None]:
-    """A terminal progress bar fed by the flow's progress artifact."""
+    """A progress bar on the terminal's stderr, fed by the flow's progress artifact."""
     if not enabled or not sys.stderr.isatty():
         yield
         return
+    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from prefect_jsoc.artifacts import add_progress_listener, remove_progress_listener
 
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(), transient=False,
+        TimeElapsedColumn(), console=Console(stderr=True), transient=False,
     ) as bar:
         task_id = bar.add_task(label, total=100)
 
@@ -175,41 +482,120 @@ def _progress_bar(enabled: bool, label: str) -> Iterator[None]:
             remove_progress_listener(listener)
 
 
-def _print_table(rows: list[dict[str, Any]], title: str) -> None:
-    from rich.console import Console
+#: Columns of the results table: header and how to read it from a block (times in seconds).
+_NUMBER_COLUMNS: list[tuple[str, Callable[[Any], str]]] = [
+    ("files", lambda b: str(len(b.files))),
+    ("MB", lambda b: f"{b.bytes / 1e6:.1f}"),
+    ("new", lambda b: str(b.downloaded)),
+    ("export", lambda b: f"{b.timings.get('stage', 0) + b.timings.get('await_export', 0):.1f}"),
+    ("download", lambda b: f"{b.timings.get('download', 0):.1f}"),
+]
+
+
+def _status(block: Any) -> str:
+    return "ok" if block.ok else f"failed in {block.failed_step}"
+
+
+def fetch_table(result: Any, width: int) -> Any:
+    """The per-block results as a ``rich`` table that reads at ``width`` columns.
+
+    Wide enough, the request id has a column of its own; narrower (80 columns, or piped), it goes under
+    the block's label. Only the label and status columns wrap (between words), so numbers never break.
+    Narrower still, each block is a short list of ``name value`` lines.
+
+    Args:
+        result: A ``FetchResult``.
+        width: The terminal's width in characters.
+
+    Returns:
+        A ``rich`` renderable.
+    """
+    from rich import box
+    from rich.console import Console, Group
+    from rich.measure import Measurement
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=title)
-    columns = list(rows[0]) if rows else []
-    for column in columns:
-        table.add_column(str(column), overflow="fold", no_wrap=column in ("block", "request"))
-    for row in rows:
-        table.add_row(*(str(row.get(c, "")) for c in columns))
-    Console().print(table)
+    def request(block: Any) -> str:
+        return block.request_id or ("quick" if block.ok else "-")
+
+    longest_request = max((len(request(b)) for b in result.blocks), default=0)
+    title = f"JSOC fetch from {result.server_url} (times in seconds)"
+
+    def build(request_column: bool) -> Table:
+        table = Table(
+            title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True
+        )
+        # The label column gives way first (between words), but never below a whole request id.
+        table.add_column("block", overflow="fold", min_width=None if request_column else longest_request)
+        if request_column:
+            table.add_column("request", no_wrap=True)
+        for header, _ in _NUMBER_COLUMNS:
+            table.add_column(header, justify="right", no_wrap=True)
+        table.add_column("status", overflow="fold", max_width=None if request_column else len("await_export"))
+        for block in result.blocks:
+            if request_column:
+                cells = [Text(block.label), request(block)]
+            else:
+                cells = [Text(f"{block.label}\n").append(request(block), style="dim")]
+            cells += [read(block) for _, read in _NUMBER_COLUMNS]
+            table.add_row(*cells, _status(block))
+        return table
+
+    def stacked() -> Group:
+        """One block per paragraph, one ``name value`` pair per field, for very narrow terminals."""
+        parts: list[Any] = [Text(title, style="italic")]
+        for block in result.blocks:
+            pairs = [("request", request(block))] + [(h, read(block)) for h, read in _NUMBER_COLUMNS]
+            parts.append(Text(block.label, style="bold"))
+            parts += [Text(f"  {name:<8} {value}") for name, value in [*pairs, ("status", _status(block))]]
+        return Group(*parts)
+
+    unbounded = Console(width=10_000)  # a table's measurement is capped at the console's width
+    wide = build(request_column=True)
+    if Measurement.get(unbounded, unbounded.options, wide).maximum <= width:
+        return wide
+    compact = build(request_column=False)
+    if Measurement.get(unbounded, unbounded.options, compact).minimum <= width:
+        return compact
+    return stacked()
 
 
-SeriesArg = Annotated[list[str], typer.Argument(help="One or more DRMS series, e.g. hmi.m_45s aia.lev1_euv_12s.")]
-StartOpt = Annotated[Optional[str], typer.Option(help="Start time (UTC unless it says TAI), e.g. 2014-01-01T00:00:00.")]
-EndOpt = Annotated[Optional[str], typer.Option(help="End time, e.g. 2014-01-01T01:00:00.")]
-IntervalOpt = Annotated[Optional[list[str]], typer.Option("--interval", help="START/END; repeat for an OR over intervals.")]
-SampleOpt = Annotated[Optional[str], typer.Option(help="Cadence, e.g. 12s, 10m, 1h.")]
-WavelengthOpt = Annotated[Optional[str], typer.Option(help="Wavelength with a spectral unit, e.g. '171 Angstrom' or '17.1 nm'.")]
-SegmentOpt = Annotated[Optional[list[str]], typer.Option("--segment", help="Segment(s) to export; repeat or comma-separate.")]
-KeywordOpt = Annotated[Optional[list[str]], typer.Option("--keyword", help="Keyword filter like QUALITY=0 or EXPTIME>2; repeatable.")]
-PrimeKeyOpt = Annotated[Optional[list[str]], typer.Option("--primekey", help="Prime-key value like HARPNUM=4864; repeatable.")]
-NotifyOpt = Annotated[Optional[str], typer.Option(help="JSOC-registered notify e-mail (default PREFECT_JSOC_EMAIL).")]
-ServerOpt = Annotated[Optional[str], typer.Option("--server-url", help="JSOC base URL (default PREFECT_JSOC_SERVER_URL or the real JSOC).")]
-DebugOpt = Annotated[bool, typer.Option(help="Show full tracebacks.")]
+def _report_fetch(result: Any) -> None:
+    from rich.console import Console
+
+    console = Console()
+    console.print(fetch_table(result, console.width))
+    for file in result.files:
+        typer.echo(str(file))
+    typer.echo(f"{len(result.files)} files, {result.total_bytes / 1e6:.1f} MB, {result.elapsed_seconds:.1f} s")
 
 
-@app.command()
+def _fail_on_failed_blocks(result: Any) -> None:
+    """One error line per failed block, then exit 1."""
+    if not result.failed:
+        return
+    for block in result.failed:
+        typer.secho(f"error: {block.label} failed in {block.failed_step}: {' '.join(str(block.error).split())}",
+                    err=True, fg=typer.colors.RED)
+    raise typer.Exit(EXIT_FAILED)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Commands
+# ---------------------------------------------------------------------------------------------------
+
+
+@command()
 def series(
-    regex: Annotated[Optional[str], typer.Argument(help="Only series whose name matches this regex.")] = None,
+    regex: Annotated[Optional[str], typer.Argument(
+        metavar="REGEX", help="Only series whose name matches this regex.")] = None,
     server_url: ServerOpt = None,
     debug: DebugOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """List the series the server knows."""
-    with _clean_errors(debug):
+    with _command_context(debug, verbose):
         from prefect_jsoc.client import JsocClient
 
         names = JsocClient(_settings(server_url, None)).series(regex)
@@ -219,30 +605,25 @@ def series(
             _fail(f"no series match {regex!r}.", EXIT_FAILED)
 
 
-@app.command()
+@command()
+@with_query_options
 def search(
-    series: SeriesArg,
-    start: StartOpt = None,
-    end: EndOpt = None,
-    interval: IntervalOpt = None,
-    sample: SampleOpt = None,
-    wavelength: WavelengthOpt = None,
-    segment: SegmentOpt = None,
-    keyword: KeywordOpt = None,
-    primekey: PrimeKeyOpt = None,
-    keys: Annotated[Optional[str], typer.Option(help="Comma-separated keywords to show, or **ALL**.")] = None,
+    query: QueryOptions,
+    keys: Annotated[Optional[str], typer.Option(
+        metavar="NAMES", help="Comma-separated keywords to show, or **ALL**.")] = None,
     server_url: ServerOpt = None,
-    limit: Annotated[int, typer.Option(help="Rows to print per block (0 = all).")] = 20,
+    limit: Annotated[int, typer.Option(metavar="N", help="Rows to print per block (0 = all).")] = 20,
     debug: DebugOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Search records (runs the jsoc-search flow) and print them."""
     with _clean_errors(debug):
-        queries = build_queries(series, start, end, interval, sample, wavelength, segment, keyword, primekey)
+        queries = build_queries(query)
+        settings = _settings(server_url, None)
+    with _command_context(debug, verbose, prefect_api=True):
         from prefect_jsoc.flows import jsoc_search
 
-        summary = jsoc_search(
-            queries, keys=keys.split(",") if keys else None, settings=_settings(server_url, None)
-        )
+        summary = jsoc_search(queries, keys=keys.split(",") if keys else None, settings=settings)
         for result in summary.results:
             typer.echo(f"\n{result.query.label}: {result.count} records")
             table = result.table
@@ -252,82 +633,50 @@ def search(
         typer.echo(f"\n{summary.count} records in {len(summary.results)} block(s).")
 
 
-@app.command()
+@command()
+@with_query_options
 def fetch(
-    series: SeriesArg,
-    start: StartOpt = None,
-    end: EndOpt = None,
-    interval: IntervalOpt = None,
-    sample: SampleOpt = None,
-    wavelength: WavelengthOpt = None,
-    segment: SegmentOpt = None,
-    keyword: KeywordOpt = None,
-    primekey: PrimeKeyOpt = None,
-    protocol: Annotated[Optional[str], typer.Option(help="fits (keywords in headers) or as-is.")] = None,
-    method: Annotated[Optional[str], typer.Option(help="url, url_quick or url-tar.")] = None,
-    notify: NotifyOpt = None,
-    path: Annotated[str, typer.Option(help="Download directory or template with {file} and record keywords.")] = "data/jsoc",
+    query: QueryOptions,
+    protocol: Annotated[Optional[str], typer.Option(
+        metavar="PROTOCOL", help="fits (keywords in headers) or as-is.")] = None,
+    method: Annotated[Optional[str], typer.Option(metavar="METHOD", help="url, url_quick or url-tar.")] = None,
+    notify: Annotated[Optional[str], typer.Option(
+        metavar="EMAIL", help="JSOC-registered notify e-mail (default PREFECT_JSOC_EMAIL).")] = None,
+    path: Annotated[str, typer.Option(
+        metavar="PATH", help="Download directory or template with {file} and record keywords.")] = "data/jsoc",
     overwrite: Annotated[bool, typer.Option(help="Download again even if a valid copy exists.")] = False,
-    max_connections: Annotated[Optional[int], typer.Option(help="Download connections (JSOC asks for 1).")] = None,
+    max_connections: Annotated[Optional[int], typer.Option(
+        metavar="N", help="Download connections (JSOC asks for 1).")] = None,
     server_url: ServerOpt = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     debug: DebugOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Search, export and download (runs the jsoc-fetch flow); re-running resumes."""
     with _clean_errors(debug):
         # The e-mail goes to the settings only, where it is a secret; on the queries it would be
-        # stored in clear in the flow run's parameters and in the export ledger.
-        queries = build_queries(
-            series, start, end, interval, sample, wavelength, segment, keyword, primekey, protocol, method
-        )
+        # stored in clear in the flow run's parameters.
+        queries = build_queries(query, protocol=protocol, method=method)
+        settings = _settings(server_url, notify, max_connections)
+    with _command_context(debug, verbose, prefect_api=True):
         from prefect_jsoc.flows import jsoc_fetch
 
         with _progress_bar(progress, "Fetching"):
-            result = jsoc_fetch(
-                queries, path=path, settings=_settings(server_url, notify, max_connections), overwrite=overwrite,
-                fail_on_error=False,
-            )
+            result = jsoc_fetch(queries, path=path, settings=settings, overwrite=overwrite, fail_on_error=False)
         _report_fetch(result)
-        if result.failed:
-            _fail(f"{len(result.failed)} of {len(result.blocks)} block(s) failed: "
-                  + "; ".join(f"{b.label}: {b.error}" for b in result.failed[:3]), EXIT_FAILED)
+        _fail_on_failed_blocks(result)
 
 
-def _terminal_rows(result: Any) -> list[dict[str, Any]]:
-    """A narrow per-block table for terminals (the UI's export summary has every column)."""
-    rows = []
-    for b in result.blocks:
-        t = b.timings
-        rows.append({
-            "block": b.label,
-            "request": b.request_id or "quick",
-            "files": len(b.files),
-            "MB": f"{b.bytes / 1e6:.1f}",
-            "new": b.downloaded,
-            "stage+wait s": f"{t.get('stage', 0) + t.get('await_export', 0):.1f}",
-            "download s": f"{t.get('download', 0):.1f}",
-            "status": "ok" if b.ok else f"failed in {b.failed_step}",
-        })
-    return rows
-
-
-def _report_fetch(result: Any) -> None:
-    _print_table(_terminal_rows(result), f"JSOC fetch from {result.server_url}")
-    for file in result.files:
-        typer.echo(str(file))
-    typer.echo(
-        f"{len(result.files)} files, {result.total_bytes / 1e6:.1f} MB, {result.elapsed_seconds:.1f} s"
-    )
-
-
-@app.command()
+@command()
 def demo(
-    path: Annotated[str, typer.Option(help="Where to put the demo files.")] = "data/demo",
-    export_delay: Annotated[float, typer.Option(help="Seconds the emulator takes to stage an export.")] = 2.0,
+    path: Annotated[str, typer.Option(metavar="PATH", help="Where to put the demo files.")] = "data/demo",
+    export_delay: Annotated[float, typer.Option(
+        metavar="SECONDS", help="Seconds the emulator takes to stage an export.")] = 2.0,
     debug: DebugOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Start the bundled JSOC emulator, fetch a 2-series x 2-interval OR query through Prefect, stop."""
-    with _clean_errors(debug):
+    with _command_context(debug, verbose, prefect_api=True):
         from prefect_jsoc.emulator import JsocEmulator
 
         with JsocEmulator(export_delay=export_delay) as emu, _temporary_env(
@@ -349,11 +698,11 @@ def demo(
             stats = emu.stats()
             typer.echo(
                 f"Emulator saw {stats['exports_submitted']} export(s) submitted, "
-                f"{stats['bytes_served'] / 1e6:.1f} MB served, at most {stats['max_pending_per_email']} pending export(s) per e-mail."
+                f"{stats['bytes_served'] / 1e6:.1f} MB served, at most {stats['max_pending_per_email']} pending "
+                "export(s) per e-mail."
             )
         typer.echo("Emulator stopped.")
-        if result.failed:
-            _fail(f"{len(result.failed)} block(s) failed.", EXIT_FAILED)
+        _fail_on_failed_blocks(result)
 
 
 @contextmanager
@@ -374,7 +723,7 @@ def _temporary_env(**values: str) -> Iterator[None]:
 def _mount_emulator_command() -> None:
     from prefect_jsoc.emulator.cli import emulator_command
 
-    app.command("emulator", help="Run the JSOC emulator on loopback until interrupted.")(emulator_command)
+    command("emulator", help="Run the JSOC emulator on loopback until interrupted.")(emulator_command)
 
 
 _mount_emulator_command()
@@ -382,15 +731,20 @@ _mount_emulator_command()
 
 def main() -> None:
     """Console-script entry point."""
+    # For the processes this command starts (its Prefect server reads them at start-up).
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-    # Keep the terminal to the progress bar, the results and one line per error; the Prefect UI still
-    # gets every log. (At WARNING, a failed task run prints its traceback here, dozens of lines.)
-    if "--verbose" in sys.argv:
-        sys.argv.remove("--verbose")
-    else:
-        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
-    app()
+    try:
+        app()
+    except SystemExit as done:
+        if done.code in (128 + signal.SIGINT, 128 + signal.SIGTERM):
+            # Interrupted: the run and the server are torn down. Do not wait at interpreter exit for
+            # worker threads that are still finishing a transfer (their files stay under temporary names).
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(done.code)
+        raise
 
 
 if __name__ == "__main__":  # pragma: no cover
