@@ -397,6 +397,9 @@ def wait_for_export(
     logger = get_logger()
     rid = handle.request_id
     seen: list[int] = []
+    # The slot stage took, if this process holds it. An export staged by another process (a re-run
+    # after a crash) is awaited without taking a slot: it is already pending at JSOC, and the dead
+    # process's lease still counts it until the lease expires.
     lease = handle.lease_id if claim_export_slot(handle.lease_id) else None
 
     def check() -> dict[str, Any] | None:
@@ -405,9 +408,6 @@ def wait_for_export(
         if status == 0:
             return reply
         if status in PENDING_STATUSES:
-            nonlocal lease
-            if lease is None and handle.slot_limit:  # staged by another process: hold a slot while it is pending
-                lease = acquire_export_slot(settings, handle.slot_limit, label=handle.label, sleep=sleep)
             if not seen or seen[-1] != status:
                 logger.info("Export %s for %s is pending (JSOC status %s).", rid, handle.label, status)
             seen.append(status)  # type: ignore[arg-type]

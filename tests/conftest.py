@@ -27,16 +27,20 @@ import pytest  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def prefect_harness() -> Iterator[None]:
+def prefect_harness() -> Iterator[str]:
     """One Prefect API server for the whole session (it takes up to ~30 s to start here).
+
+    It is the server the ``prefect-jsoc`` command starts for itself (:mod:`prefect_jsoc.local_server`):
+    unlike Prefect's test harness it runs the repossessor, so a slot leaked by a process a test kills
+    comes back when its lease expires, as on a production server. Yields its API URL.
 
     Use it with ``pytestmark = pytest.mark.usefixtures("prefect_harness")`` in modules that run
     tasks or flows.
     """
-    from prefect.testing.utilities import prefect_test_harness
+    from prefect_jsoc.local_server import local_prefect_api
 
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
+    with local_prefect_api(startup_timeout=120) as api_url:
+        yield api_url
 
 
 @pytest.fixture(autouse=True)

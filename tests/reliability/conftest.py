@@ -30,28 +30,24 @@ def emu(jsoc_emulator: JsocEmulator) -> JsocEmulator:
 
 @pytest.fixture()
 def settings(emu: JsocEmulator, isolated_state_dir: Path) -> JsocSettings:
-    """Settings pointing at the emulator: short polls and backoff, bounded timeouts.
-
-    ``state_dir`` is left to ``PREFECT_JSOC_STATE_DIR`` (the per-test directory), so runs in a
-    subprocess with the same environment share the export ledger, slots and locks.
-    """
-    return JsocSettings(
-        server_url=emu.url, email=EMAIL, retry_backoff=0.05, request_timeout=10.0,
-        export_timeout=120.0, http_retries=5,
-    )
+    """Settings pointing at the emulator: short backoff, bounded timeouts, the default retry budget."""
+    return JsocSettings(server_url=emu.url, email=EMAIL, retry_backoff=0.05, request_timeout=10.0,
+                        export_timeout=120.0)
 
 
 @pytest.fixture()
 def short_task_retry_delays(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep the tasks' retry policy (3 retries, transient faults only) but wait 0.2 s, not 5-20 s.
+    """Keep the tasks' retry policy (one retry, transient faults only) but wait 0.2 s, not 5-10 s.
 
-    The delays are fixed in ``prefect_jsoc.tasks`` (no setting yet), so the flow module's task
-    objects are swapped for copies with a short delay for the duration of one test.
+    Prefect fixes retry delays when a task is declared, so the task objects the flows use are
+    swapped for copies with a short delay for the duration of one test.
     """
+    import prefect_jsoc.fetching as fetching
     import prefect_jsoc.flows as flows
 
-    for name in ("validate", "search", "stage", "await_export", "download"):
-        monkeypatch.setattr(flows, name, getattr(flows, name).with_options(retry_delay_seconds=0.2))
+    for module, names in ((flows, ("validate", "search")), (fetching, ("stage", "await_export", "download"))):
+        for name in names:
+            monkeypatch.setattr(module, name, getattr(module, name).with_options(retry_delay_seconds=0.2))
 
 
 class _Lines(logging.Handler):
