@@ -25,6 +25,10 @@ What DRMS does, and so this module does (``parse_value_set`` and ``sql_primekey_
   ``round(cadence/step)``-th slot from the start. ``^``/``$`` are the first/last value in the
   whole series.
 
+Not emulated: several record sets of one series joined by a top-level comma
+(``hmi.m_45s[a],hmi.m_45s[b]``), which DRMS accepts; the emulator refuses it as unparsable. Put the
+comma inside the brackets instead (``hmi.m_45s[a,b]``).
+
 Records are produced lazily and in prime-key order; nothing is materialised.
 """
 
