@@ -22,6 +22,7 @@ import time
 import zlib
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -39,10 +40,11 @@ from .recordset import RecordSetError, parse_recordset
 from .rslist import rs_list_chunks, rs_summary, series_struct
 from .stats import Stats
 
-__all__ = ["EmulatorState", "STATE", "create_app"]
+__all__ = ["EmulatorState", "LOG_SIZE", "STATE", "create_app", "log_entry"]
 
 _EMAIL_RE = re.compile(r"^\s*[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,6}\s*$")
 _CHUNK = 1 << 18
+LOG_SIZE = 10_000  # requests kept in the log
 _BLOCK = 2880
 _STALL_LIMIT = 300.0
 _MAINTENANCE_PAGE = (
@@ -62,7 +64,7 @@ class EmulatorState:
     faults: FaultInjector
     exports: ExportManager
     store: FileStore
-    log: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=10_000))
+    log: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=LOG_SIZE))
 
     def set_config(self, config: EmulatorConfig) -> None:
         """Swap the settings; a new seed restarts the fault generators."""
@@ -90,11 +92,28 @@ async def _params(request: web.Request) -> dict[str, str]:
     return params
 
 
-async def _cgi_faults(state: EmulatorState, name: str) -> web.Response | None:
-    """Count the call and inject latency, throttling and HTTP 500 as configured."""
+def log_entry(kind: str, what: str, **fields: Any) -> dict[str, Any]:
+    """A new log entry stamped with the current wall-clock time.
+
+    ``t`` is the Unix time of arrival (a float, microseconds), ``at`` the same instant as
+    ISO-8601 UTC with milliseconds (``2025-11-25T10:00:00.123Z``).
+    """
+    now = time.time()
+    at = datetime.fromtimestamp(now, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return {"t": now, "at": at, "kind": kind, "what": what, "fault": None, **fields}
+
+
+async def _cgi_faults(state: EmulatorState, name: str, op: str | None = None,
+                      ) -> tuple[dict[str, Any], web.Response | None]:
+    """Count and log the call, and inject latency, throttling and HTTP 500 as configured.
+
+    Returns:
+        The call's log entry (the handler adds what it learns) and the faulty reply to send
+        instead of the real one, if any.
+    """
     cfg = state.config
     state.stats.request(name)
-    entry: dict[str, Any] = {"t": time.time(), "kind": "CGI", "what": name, "fault": None}
+    entry = log_entry("CGI", name) if op is None else log_entry("CGI", name, op=op)
     state.log.append(entry)
     if cfg.latency > 0:
         state.stats.fault("latency")
@@ -104,16 +123,16 @@ async def _cgi_faults(state: EmulatorState, name: str) -> web.Response | None:
         state.stats.fault("throttle")
         entry["fault"] = f"http_{code}"
         reason = "Service Unavailable" if code == 503 else "Too Many Requests"
-        return web.Response(status=code, text=f"{code} {reason}\n", headers={"Retry-After": "1"})
+        return entry, web.Response(status=code, text=f"{code} {reason}\n", headers={"Retry-After": "1"})
     if state.faults.roll("http_500", cfg.fail_rate):
         state.stats.fault("http_500")
         entry["fault"] = "http_500"
-        return web.Response(status=500, text="500 Internal Server Error\n")
+        return entry, web.Response(status=500, text="500 Internal Server Error\n")
     if state.faults.roll("bad_json", cfg.bad_json_rate):
         state.stats.fault("bad_json")
         entry["fault"] = "bad_json"
-        return web.Response(status=200, content_type="text/html", text=_MAINTENANCE_PAGE)
-    return None
+        return entry, web.Response(status=200, content_type="text/html", text=_MAINTENANCE_PAGE)
+    return entry, None
 
 
 # --- CGI handlers -----------------------------------------------------------------------------
@@ -124,7 +143,8 @@ async def jsoc_info(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     params = await _params(request)
     op = params.get("op", "")
-    if (fault := await _cgi_faults(state, f"jsoc_info:{op}")) is not None:
+    _, fault = await _cgi_faults(state, f"jsoc_info:{op}", op)
+    if fault is not None:
         return fault
     started = time.monotonic()
     ds = params.get("ds", "")
@@ -136,10 +156,12 @@ async def jsoc_info(request: web.Request) -> web.StreamResponse:
         return _json(series_struct(series, state.config.file_size))
     if op not in ("rs_summary", "rs_list"):
         return _json({"status": 1, "error": f"jsoc_info: unknown op '{op}'"})
+    if op == "rs_summary":  # jsoc_info counts without the segment list
+        ds = re.sub(r"\{[^{}]*\}\s*$", "", ds)
     try:
         rs = parse_recordset(ds)
     except RecordSetError as exc:
-        return _json({"status": 1, "error": _info_error(exc)})
+        return _json({"status": 1, "error": _info_error(exc, op)})
     try:
         limit = int(params.get("n", "0") or 0)
     except ValueError:
@@ -173,9 +195,17 @@ def _split(value: str) -> list[str]:
     return [v for v in re.split(r"[\s,]+", value) if v]
 
 
-def _info_error(exc: RecordSetError) -> str:
-    if exc.kind == "series":
-        return " jsoc_info: series not found."
+def _info_error(exc: RecordSetError, op: str) -> str:
+    """The ``error`` text of ``jsoc_info`` for a record set it cannot open.
+
+    Only a spec whose brackets do not even split (``hmi.m_45s[2014``) gets "invalid record-set
+    specification". A malformed prime-key filter (``[a,,b]``, ``[a,]``, ``[t@90s]``) passes that
+    first split and then fails in ``drms_open_records``/``drms_count_records``, which jsoc_info
+    reports as a missing series (``jsoc_info.c``: `` jsoc_info: series not found.`` for rs_list,
+    ``series not found`` for rs_summary). Misleading, but that is what JSOC answers.
+    """
+    if exc.kind in ("series", "subset"):
+        return "series not found" if op == "rs_summary" else " jsoc_info: series not found."
     if exc.kind == "query":
         return "problem with database query"
     return str(exc)
@@ -186,23 +216,33 @@ async def jsoc_fetch(request: web.Request) -> web.Response:
     state = request.app[STATE]
     params = await _params(request)
     op = params.get("op", "")
-    if (fault := await _cgi_faults(state, f"jsoc_fetch:{op}")) is not None:
+    entry, fault = await _cgi_faults(state, f"jsoc_fetch:{op}", op)
+    if fault is not None:
         return fault
+    note: dict[str, Any] = {}
     if op == "exp_request":
         ip = request.remote or "unknown"
-        return _json(await asyncio.to_thread(state.exports.request, params, ip))
-    if op == "exp_status":
-        return _json(await asyncio.to_thread(state.exports.status, params.get("requestid", "")))
-    if op == "exp_repeat":
-        return _json({"status": 4, "error": "Re-Export requests temporarily disabled."})
-    return _json({"status": 4, "error": f"jsoc_fetch: invalid operation '{op}'"})
+        reply = await asyncio.to_thread(state.exports.request, params, ip, note)
+    elif op == "exp_status":
+        reply = await asyncio.to_thread(state.exports.status, params.get("requestid", ""), note)
+    elif op == "exp_repeat":
+        reply = {"status": 4, "error": "Re-Export requests temporarily disabled."}
+    else:
+        reply = {"status": 4, "error": f"jsoc_fetch: invalid operation '{op}'"}
+    entry.update(status=int(reply["status"]), requestid=reply.get("requestid") or params.get("requestid") or None,
+                 email=note.get("email"), email_digest=note.get("email_digest"),
+                 completes_at=note.get("completes_at"), t_reply=time.time())
+    if "outcome" in note:
+        entry["outcome"] = note["outcome"]
+    return _json(reply)
 
 
 async def show_series(request: web.Request) -> web.Response:
     """``show_series``: names, prime keys and notes of the series matching ``filter``."""
     state = request.app[STATE]
     params = await _params(request)
-    if (fault := await _cgi_faults(state, "show_series")) is not None:
+    _, fault = await _cgi_faults(state, "show_series")
+    if fault is not None:
         return fault
     try:
         selected = _filter_series(params.get("filter"))
@@ -216,7 +256,8 @@ async def showextseries(request: web.Request) -> web.Response:
     """``showextseries``: the series list as the JSOC web pages get it."""
     state = request.app[STATE]
     params = await _params(request)
-    if (fault := await _cgi_faults(state, "showextseries")) is not None:
+    _, fault = await _cgi_faults(state, "showextseries")
+    if fault is not None:
         return fault
     if not params.get("dbhost"):
         return _json({"errMsg": "Missing required argument 'dbhost'.", "seriesList": []})
@@ -244,7 +285,8 @@ async def check_address(request: web.Request) -> web.Response:
     """``checkAddress.sh``: is this address registered for exports?"""
     state = request.app[STATE]
     params = await _params(request)
-    if (fault := await _cgi_faults(state, "checkAddress.sh")) is not None:
+    _, fault = await _cgi_faults(state, "checkAddress.sh")
+    if fault is not None:
         return fault
     if "address" not in params:
         return _json({"status": -2, "msg": "Missing required argument 'address'.", "user_id": None})
@@ -264,7 +306,7 @@ async def sums_file(request: web.Request) -> web.StreamResponse:
     """Serve a record file or an export file, with ``Range`` and the download faults."""
     state = request.app[STATE]
     state.stats.request(f"file:{request.method}")
-    state.log.append({"t": time.time(), "kind": request.method, "what": request.path_qs, "fault": None})
+    state.log.append(log_entry(request.method, request.path_qs))
     path = await _resolve_file(state, request)
     if path is None:
         raise web.HTTPNotFound(text="404 Not Found\n")
@@ -458,9 +500,8 @@ async def get_stats(request: web.Request) -> web.Response:
 
 
 async def get_log(request: web.Request) -> web.Response:
-    """``GET /_emulator/log``: recent requests, oldest first (``t`` is the Unix time of arrival,
-    ``kind`` is ``CGI``, ``GET`` or ``HEAD``, ``what`` the CGI and op or the path, ``fault`` the
-    fault injected into a CGI reply, if any)."""
+    """``GET /_emulator/log``: recent requests, oldest first (the entries are described in
+    ``JsocEmulator.log``)."""
     state = request.app[STATE]
     return _json(list(state.log))
 

@@ -1,17 +1,21 @@
-"""The emulator's series catalogue, as data.
+"""The emulator's series catalogue.
 
-Each :class:`SeriesDef` says what JSOC's ``series_struct`` says about a series (prime keys,
-keywords, segments, links) plus the few facts the emulator needs to invent records: the slotted
-time key (epoch and step), the values of the other prime key, the span of data and the SUMS
-numbering. Keyword values come from the provider named in each :class:`KeywordDef`
-(see ``records.py``). To add a series, append a definition to ``_build()``.
+What JSOC's ``series_struct`` says about a series (its keywords in definition order with their
+types, units, notes and defaults, its segments, links, prime keys and storage figures) is data,
+one module per series in ``seriesdata/``, each naming its source. This module adds the recipe the
+emulator needs to invent records (:data:`_RECIPES`): the span of data, the values of the prime
+key beside ``T_REC``, the SUMS numbering and a few physical parameters. Keyword values come from
+the providers in ``records.py``; a keyword no provider knows is reported ``MISSING``, and a
+constant keyword is its default, as in DRMS. To add a series, add a data module and a recipe.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import ModuleType
 
-from .drmstime import tai_from_calendar
+from .drmstime import TimeParseError, parse_time, tai_from_calendar
+from .seriesdata import load
 
 __all__ = [
     "AIA_EUV_WAVELENGTHS",
@@ -29,57 +33,45 @@ __all__ = [
 AIA_EUV_WAVELENGTHS = (94, 131, 171, 193, 211, 304, 335)
 AIA_UV_WAVELENGTHS = (1600, 1700)
 
-SHARP_SEGMENTS = (
-    "magnetogram", "bitmap", "Dopplergram", "continuum", "inclination", "azimuth", "field",
-    "vlos_mag", "dop_width", "eta_0", "damping", "src_continuum", "src_grad", "alpha_mag",
-    "chisq", "conv_flag", "info_map", "confid_map", "inclination_err", "azimuth_err",
-    "field_err", "vlos_err", "alpha_err", "field_inclination_err", "field_az_err",
-    "inclin_azimuth_err", "field_alpha_err", "inclination_alpha_err", "azimuth_alpha_err",
-    "disambig", "conf_disambig",
-)
-
 
 @dataclass(frozen=True)
 class KeywordDef:
-    """One DRMS keyword: what ``series_struct`` reports and how values are made.
+    """One DRMS keyword: what ``series_struct`` reports, and how the emulator prints values.
 
     Attributes:
         name: DRMS keyword name.
         type: DRMS type (``char, short, int, longlong, float, double, time, string``).
-        units: Unit string (for time keywords, the zone: ``TAI`` or ``UTC``).
+        recscope: DRMS record scope (``variable``, ``constant``, ``ts_eq``, ``index``, ``segment``).
+        defval: The default value as JSOC prints it.
+        units: Unit string (for time keywords the zone: ``TAI``, or ``ISO`` for UTC).
         note: Description.
-        provider: Name of the value function in ``records.py``; ``None`` means ``value``.
-        value: Constant value when ``provider`` is ``None``.
-        fmt: printf-style format for numeric values (JSOC reports every value as a string).
-        recscope: DRMS record scope (``variable``, ``constant``, ``ts_eq``, ``segment``).
-        arg: Free argument passed to the provider (e.g. a segment name).
+        linkinfo: ``link->keyword`` for a keyword read through a link, else None.
+        value: The fixed value of a constant keyword (or of a per-segment ``bzero``, ``bscale``
+            or ``cparms`` keyword), typed; None when a provider computes it per record.
+        fmt: printf-style format of numeric values (JSOC reports every value as a string).
+        decimals: Decimals of the seconds of a time value.
     """
 
     name: str
     type: str
+    recscope: str = "variable"
+    defval: str = ""
     units: str = "none"
     note: str = ""
-    provider: str | None = None
+    linkinfo: str | None = None
     value: str | int | float | None = None
-    fmt: str = "%g"
-    recscope: str = "variable"
-    arg: str | None = None
-
-    @property
-    def defval(self) -> str:
-        """The default value as ``series_struct`` prints it."""
-        if self.type == "time":
-            return "-4712.01.01_11:59_TAI"
-        if self.type in ("int", "short", "longlong"):
-            return "-2147483648"
-        if self.type in ("float", "double"):
-            return "nan"
-        return ""
+    fmt: str = "%f"
+    decimals: int = 2
 
     @property
     def is_numeric(self) -> bool:
         """True for integer and real types."""
         return self.type in ("char", "short", "int", "longlong", "float", "double")
+
+    @property
+    def is_integer(self) -> bool:
+        """True for integer types."""
+        return self.type in ("char", "short", "int", "longlong")
 
 
 @dataclass(frozen=True)
@@ -98,7 +90,7 @@ class SegmentDef:
 
     @property
     def filename(self) -> str:
-        """The file name of this segment inside a storage unit."""
+        """The file name of this segment inside a storage unit (AIA level 1 stores ``image_lev1.fits``)."""
         if self.link is not None and self.name == "image":
             return "image_lev1.fits"
         return f"{self.name}.fits"
@@ -116,14 +108,23 @@ class LinkDef:
 
 @dataclass(frozen=True)
 class TimeKeyDef:
-    """The slotted time prime key (``recscope: ts_eq``)."""
+    """The slotted time prime key (``recscope: ts_eq``).
+
+    Attributes:
+        name: Keyword name (``T_REC``).
+        epoch: TAI seconds of the centre of slot 0.
+        step: Seconds per slot.
+        step_text: The step as ``primekeysinfo`` prints it (``"45.0"``, ``"12.000000"``).
+        unit: Zone of times given without one: ``TAI``, or ``UTC`` for a key whose units are ``ISO``.
+        style: ``drms`` (``2014.01.01_00:00:45_TAI``) or ``iso`` (``2014-01-01T00:00:01Z``, UTC).
+    """
 
     name: str
     epoch: float
     step: float
+    step_text: str = ""
     unit: str = "TAI"
-    style: str = "drms"  # "drms": 2014.01.01_00:00:45_TAI; "iso": 2014-01-01T00:00:01Z (UTC)
-    epoch_text: str = "1993.01.01_00:00:00_TAI"
+    style: str = "drms"
 
 
 @dataclass(frozen=True)
@@ -138,9 +139,10 @@ class SeriesDef:
         other_key: The other prime key (``CAMERA``, ``WAVELNTH`` or ``HARPNUM``).
         other_values: Values the other key takes in every slot; ``None`` means the HARP
             catalogue (regions that come and go, see ``records.py``).
-        keywords: Keywords in series order.
+        keywords: Keywords in series (definition) order.
         segments: Segments in series order.
         links: Links to other series.
+        dbindex: Keys of the database index, as ``series_struct`` lists them.
         first: TAI seconds of the first record's slot.
         last: TAI seconds of the last record's slot.
         sunum_base: First storage-unit number of this series.
@@ -157,11 +159,13 @@ class SeriesDef:
     keywords: tuple[KeywordDef, ...]
     segments: tuple[SegmentDef, ...]
     links: tuple[LinkDef, ...] = ()
+    dbindex: tuple[str, ...] = ()
     first: float = 0.0
     last: float = 0.0
     sunum_base: int = 0
     unitsize: int = 32
     retention: int = 10000
+    stagingretention: int = 3
     tapegroup: int = 2
     archive: int = 1
     params: dict = field(default_factory=dict, hash=False, compare=False)
@@ -195,180 +199,132 @@ class SeriesDef:
         return None
 
 
-def _kw(name: str, type_: str, units: str = "none", note: str = "", *, provider: str | None = None,
-        value: str | int | float | None = None, fmt: str = "%g", recscope: str = "variable",
-        arg: str | None = None) -> KeywordDef:
-    if provider is None and value is None:
-        provider = name.lower().replace("__", "_").replace("-", "_")
-    return KeywordDef(name, type_, units, note or name, provider, value, fmt, recscope, arg)
+# --- how values are printed ------------------------------------------------------------------
+
+# printf formats of the keywords the emulator computes, matching what jsoc_info prints for them
+# (e.g. CRPIX1 '2061.370117', DSUN_OBS '147096672338.47', DATAMEAN '27.9984', PERCENTD '100.00').
+_FORMATS = {
+    "QUALITY": "0x%08x", "QUALLEV0": "0x%08x", "QUALLEV1": "0x%08x", "CALVER64": "0x%016x",
+    "DSUN_OBS": "%.2f", "DATAMEAN": "%.4f", "PERCENTD": "%.2f", "USFLUX": "%.6e", "TOTUSJZ": "%.6e",
+}
+_TIME_DECIMALS = {"T_REC": 0, "DATE": 0}
 
 
-_HMI_EPOCH = tai_from_calendar(1993, 1, 1)
-_AIA_EPOCH = 0.0  # 1977.01.01_00:00:00_TAI
+def _typed(type_: str, text: str) -> str | int | float | None:
+    """A printed default as a typed value (TAI seconds for times); None if it does not parse."""
+    try:
+        if type_ in ("char", "short", "int", "longlong"):
+            return int(text, 0)
+        if type_ in ("float", "double"):
+            return float(text)
+        if type_ == "time":
+            return parse_time(text)
+    except (ValueError, TimeParseError):
+        return None
+    return text
 
 
-def _wcs_keywords(cdelt: float) -> list[KeywordDef]:
-    return [
-        _kw("CTYPE1", "string", value="HPLN-TAN", note="[CTYPE1] Coordinate type"),
-        _kw("CTYPE2", "string", value="HPLT-TAN", note="[CTYPE2] Coordinate type"),
-        _kw("CUNIT1", "string", value="arcsec", note="[CUNIT1] Units of CDELT1"),
-        _kw("CUNIT2", "string", value="arcsec", note="[CUNIT2] Units of CDELT2"),
-        _kw("CRPIX1", "float", "pixel", "[CRPIX1] Location of Sun center in CCD x direction", fmt="%.6f"),
-        _kw("CRPIX2", "float", "pixel", "[CRPIX2] Location of Sun center in CCD y direction", fmt="%.6f"),
-        _kw("CRVAL1", "float", "arcsec", "[CRVAL1] x origin", value=0.0, fmt="%.6f"),
-        _kw("CRVAL2", "float", "arcsec", "[CRVAL2] y origin", value=0.0, fmt="%.6f"),
-        _kw("CDELT1", "float", "arcsec/pixel", "[CDELT1] Image scale in x", value=cdelt, fmt="%.6f"),
-        _kw("CDELT2", "float", "arcsec/pixel", "[CDELT2] Image scale in y", value=cdelt, fmt="%.6f"),
-        _kw("CROTA2", "float", "degree", "[CROTA2] Rotation of the image", fmt="%.6f"),
-        _kw("RSUN_OBS", "double", "arcsec", "[RSUN_OBS] Apparent radius of the Sun", fmt="%.6f"),
-        _kw("RSUN_REF", "double", "m", "Reference radius of the Sun", value=696000000.0, fmt="%.1f"),
-        _kw("DSUN_OBS", "double", "m", "[DSUN_OBS] Distance from SDO to Sun center", fmt="%.2f"),
-        _kw("CRLN_OBS", "float", "degree", "[CRLN_OBS] Carrington longitude of the observer", fmt="%.6f"),
-        _kw("CRLT_OBS", "float", "degree", "[CRLT_OBS] Carrington latitude of the observer", fmt="%.6f"),
-        _kw("HGLN_OBS", "float", "degree", "[HGLN_OBS] Stonyhurst longitude of the observer", value=0.0, fmt="%.6f"),
-        _kw("CAR_ROT", "int", "none", "[CAR_ROT] Carrington rotation number of CRLN_OBS", fmt="%d"),
-    ]
+def _keyword(row: tuple, segment_names: set[str]) -> KeywordDef:
+    name, type_, recscope, defval, units, note, linkinfo = row
+    base = name.rsplit("_", 1)[0]
+    # Per-segment compression and scaling keywords vary per record in DRMS but are the same
+    # for every record of a series, so they are served as their defaults.
+    fixed = recscope == "constant" or name.startswith("cparms_sg") or (
+        base in segment_names and name.endswith(("_bzero", "_bscale")))
+    fmt = _FORMATS.get(name, "%d" if type_ in ("char", "short", "int", "longlong") else "%f")
+    return KeywordDef(name, type_, recscope, defval, units, note, linkinfo,
+                      value=_typed(type_, defval) if fixed else None, fmt=fmt,
+                      decimals=_TIME_DECIMALS.get(name, 2))
 
 
-def _hmi_full_disk(name: str, note: str, segment: SegmentDef, step: float, camera: int,
-                   sunum_base: int, content: str, instrume: str) -> SeriesDef:
-    kws = [
-        _kw("T_REC", "time", "TAI", "[T_REC] Slot time", recscope="ts_eq"),
-        _kw("CAMERA", "int", "none", "[CAMERA] Camera number (1: side, 2: front, 3: combined)", fmt="%d"),
-        _kw("T_OBS", "time", "TAI", "[T_OBS] Nominal time of the observation"),
-        _kw("DATE__OBS", "string", "ISO", "[DATE-OBS] Start of the observation, UTC"),
-        _kw("DATE", "string", "ISO", "[DATE] Time of processing, UTC"),
-        _kw("TELESCOP", "string", value="SDO/HMI", note="[TELESCOP] For HMI: SDO/HMI"),
-        _kw("INSTRUME", "string", value=instrume, note="[INSTRUME] For HMI: HMI_SIDE1, HMI_FRONT2 or HMI_COMBINED"),
-        _kw("WAVELNTH", "float", "angstrom", "[WAVELNTH] Wavelength of the Fe I line", value=6173.0, fmt="%.1f",
-            recscope="constant"),
-        _kw("CONTENT", "string", value=content, note="[CONTENT] Data content"),
-        _kw("QUALITY", "int", "none", "[QUALITY] Level 1 quality word", fmt="0x%08x"),
-        _kw("QUALLEV1", "int", "none", "[QUALLEV1] Level 1 quality word from observables", provider="quality",
-            fmt="0x%08x"),
-        *_wcs_keywords(0.504273),
-        _kw("DATAMIN", "double", segment.units, "[DATAMIN] Minimum value of the image", fmt="%.6f"),
-        _kw("DATAMAX", "double", segment.units, "[DATAMAX] Maximum value of the image", fmt="%.6f"),
-        _kw("DATAMEAN", "double", segment.units, "[DATAMEAN] Mean value of the image", fmt="%.6f"),
-        _kw("DATAMEDN", "double", segment.units, "[DATAMEDN] Median value of the image", fmt="%.6f"),
-        _kw("TOTVALS", "int", "none", "[TOTVALS] Expected number of values", fmt="%d"),
-        _kw("MISSVALS", "int", "none", "[MISSVALS] Number of missing values", fmt="%d"),
-        _kw("CALVER64", "longlong", "none", "[CALVER64] Calibration version", value=0x2102, fmt="0x%016x"),
-    ]
+def _segments(data: ModuleType, keywords: tuple[KeywordDef, ...]) -> tuple[SegmentDef, ...]:
+    by_name = {k.name: k for k in keywords}
+    out = []
+    for i, (name, type_, units, protocol, dims, note) in enumerate(data.SEGMENTS):
+        bzero, bscale = by_name.get(f"{name}_bzero"), by_name.get(f"{name}_bscale")
+        cparms = by_name.get(f"cparms_sg{i:03d}")
+        link = protocol[len("link via "):] if protocol.startswith("link via ") else None
+        out.append(SegmentDef(
+            name, type_, units or "", note, link,
+            bzero=float(bzero.value) if bzero is not None and bzero.value is not None else 0.0,
+            bscale=float(bscale.value) if bscale is not None and bscale.value is not None else 1.0,
+            cparms=str(cparms.defval) if cparms is not None else "compress Rice",
+            variable_dims=bool(dims) and str(dims).startswith("VAR"),
+        ))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class _Recipe:
+    """What the emulator adds to a series definition to invent its records."""
+
+    module: str
+    name: str
+    other_values: tuple[int, ...] | None
+    epoch: float
+    first: float
+    last: float
+    sunum_base: int
+    params: dict
+
+
+def _build(recipe: _Recipe) -> SeriesDef:
+    data = load(recipe.module)
+    segment_names = {row[0] for row in data.SEGMENTS}
+    keywords = tuple(_keyword(row, segment_names) for row in data.KEYWORDS)
+    primekeys = tuple(name for name, _, _ in data.PRIMEKEYSINFO)
+    time_name, _, step_text = next(p for p in data.PRIMEKEYSINFO if p[1])
+    other_key = next(name for name, slotted, _ in data.PRIMEKEYSINFO if not slotted)
+    iso = next(k for k in keywords if k.name == time_name).units == "ISO"
+    time_key = TimeKeyDef(time_name, recipe.epoch, float(step_text), step_text,
+                          unit="UTC" if iso else "TAI", style="iso" if iso else "drms")
     return SeriesDef(
-        name=name, note=note, primekeys=("T_REC", "CAMERA"),
-        time_key=TimeKeyDef("T_REC", _HMI_EPOCH, step),
-        other_key="CAMERA", other_values=(camera,), keywords=tuple(kws), segments=(segment,),
-        first=tai_from_calendar(2010, 5, 1), last=tai_from_calendar(2026, 1, 1),
-        sunum_base=sunum_base, unitsize=32 if step < 100 else 4, retention=10000 if step < 100 else 100000,
-        params={"instrument": "HMI", "exptime": 0.115, "crota2": 180.08, "center": 2048.5},
+        name=recipe.name, note=data.NOTE, primekeys=primekeys, time_key=time_key, other_key=other_key,
+        other_values=recipe.other_values, keywords=keywords, segments=_segments(data, keywords),
+        links=tuple(LinkDef(*row) for row in data.LINKS), dbindex=tuple(data.DBINDEX),
+        first=recipe.first, last=recipe.last, sunum_base=recipe.sunum_base, unitsize=data.UNITSIZE,
+        retention=data.RETENTION, stagingretention=data.STAGINGRETENTION, tapegroup=data.TAPEGROUP,
+        archive=data.ARCHIVE, params=recipe.params,
     )
 
 
-def _sharp() -> SeriesDef:
-    segs = []
-    for name in SHARP_SEGMENTS:
-        if name in ("bitmap", "conv_flag", "info_map", "confid_map", "disambig", "conf_disambig"):
-            segs.append(SegmentDef(name, "char", "none", f"{name} map", cparms="compress Rice", variable_dims=True))
-        else:
-            segs.append(SegmentDef(name, "int", "none", f"{name}", bscale=0.01, variable_dims=True))
-    kws = [
-        _kw("HARPNUM", "int", "none", "[HARPNUM] HARP ID", fmt="%d"),
-        _kw("T_REC", "time", "TAI", "[T_REC] Slot time", recscope="ts_eq"),
-        _kw("T_OBS", "time", "TAI", "[T_OBS] Nominal time of the observation"),
-        _kw("DATE__OBS", "string", "ISO", "[DATE-OBS] Start of the observation, UTC"),
-        _kw("DATE", "string", "ISO", "[DATE] Time of processing, UTC"),
-        _kw("TELESCOP", "string", value="SDO/HMI", note="[TELESCOP] For HMI: SDO/HMI"),
-        _kw("INSTRUME", "string", value="HMI_COMBINED", note="[INSTRUME] HMI_COMBINED"),
-        _kw("WAVELNTH", "float", "angstrom", "[WAVELNTH] Wavelength", value=6173.0, fmt="%.1f", recscope="constant"),
-        _kw("CAMERA", "int", "none", "[CAMERA] Camera", value=3, fmt="%d"),
-        _kw("QUALITY", "int", "none", "[QUALITY] Level 1 quality word", fmt="0x%08x"),
-        _kw("NOAA_AR", "int", "none", "[NOAA_AR] NOAA active region number that best matches the HARP", fmt="%d"),
-        _kw("NOAA_NUM", "int", "none", "[NOAA_NUM] Number of NOAA active regions in the HARP", fmt="%d"),
-        _kw("NOAA_ARS", "string", "none", "[NOAA_ARS] Comma-separated list of NOAA active regions"),
-        *_wcs_keywords(0.03),
-        _kw("LAT_FWT", "float", "degree", "[LAT_FWT] Latitude of the flux-weighted center", fmt="%.6f"),
-        _kw("LON_FWT", "float", "degree", "[LON_FWT] Longitude of the flux-weighted center", fmt="%.6f"),
-        _kw("AREA_ACR", "float", "mu-hemisphere", "[AREA_ACR] De-projected area of active pixels", fmt="%.6f"),
-        _kw("USFLUX", "float", "Mx", "[USFLUX] Total unsigned flux", fmt="%.6e"),
-        _kw("MEANGAM", "float", "degree", "[MEANGAM] Mean angle of field from radial", fmt="%.6f"),
-        _kw("TOTUSJZ", "float", "A", "[TOTUSJZ] Total unsigned vertical current", fmt="%.6e"),
-    ]
-    for seg in segs:
-        kws.append(_kw(f"{seg.name}_bzero", "double", "none", f"{seg.name} bzero", provider="seg_bzero",
-                       arg=seg.name, fmt="%g", recscope="constant"))
-        kws.append(_kw(f"{seg.name}_bscale", "double", "none", f"{seg.name} bscale", provider="seg_bscale",
-                       arg=seg.name, fmt="%g", recscope="constant"))
-    return SeriesDef(
-        name="hmi.sharp_720s",
-        note="Spaceweather HMI Active Region Patch (SHARP): CCD coordinates",
-        primekeys=("HARPNUM", "T_REC"),
-        time_key=TimeKeyDef("T_REC", _HMI_EPOCH, 720.0),
-        other_key="HARPNUM", other_values=None, keywords=tuple(kws), segments=tuple(segs),
-        links=(LinkDef("MDATA", "hmi.M_720s", note="Magnetogram data"),),
-        first=tai_from_calendar(2010, 5, 1), last=tai_from_calendar(2026, 1, 1),
-        sunum_base=340_000_000, unitsize=1, retention=100000, tapegroup=12,
-        params={"instrument": "HMI", "exptime": 0.115, "crota2": 180.08, "center": 120.5},
-    )
+_HMI_EPOCH = tai_from_calendar(1993, 1, 1)  # T_REC_epoch of the HMI series
+# AIA slots fall on 00:00:01Z, 00:00:13Z, ... in 2014, as JSOC prints them; this grid gives that.
+_AIA_EPOCH = 0.0
+_HMI_SPAN = {"first": tai_from_calendar(2010, 5, 1), "last": tai_from_calendar(2026, 1, 1)}
+_AIA_SPAN = {"first": tai_from_calendar(2010, 5, 13), "last": tai_from_calendar(2026, 1, 1)}
 
 
-def _aia(name: str, note: str, step: float, wavelengths: tuple[int, ...], sunum_base: int) -> SeriesDef:
-    segs = (
-        SegmentDef("image", "int", "none", "AIA level 1 image", link="lev1"),
-        SegmentDef("spikes", "int", "none", "Removed cosmic-ray spikes", link="lev1"),
-    )
-    kws = [
-        _kw("T_REC", "time", "UTC", "[T_REC] Slot time", recscope="ts_eq"),
-        _kw("WAVELNTH", "int", "angstrom", "[WAVELNTH] Wavelength", fmt="%d"),
-        _kw("T_OBS", "time", "UTC", "[T_OBS] Observation time, mid exposure"),
-        _kw("DATE__OBS", "string", "ISO", "[DATE-OBS] Start of the observation, UTC"),
-        _kw("DATE", "string", "ISO", "[DATE] Time of processing, UTC"),
-        _kw("TELESCOP", "string", value="SDO/AIA", note="[TELESCOP] SDO/AIA"),
-        _kw("INSTRUME", "string", note="[INSTRUME] AIA_1, AIA_2, AIA_3 or AIA_4"),
-        _kw("WAVEUNIT", "string", value="angstrom", note="[WAVEUNIT] Wavelength unit"),
-        _kw("QUALITY", "int", "none", "[QUALITY] Level 1 quality word", fmt="0x%08x"),
-        _kw("EXPTIME", "float", "s", "[EXPTIME] Exposure duration", fmt="%.6f"),
-        *_wcs_keywords(0.6),
-        _kw("DATAMIN", "int", "DN", "[DATAMIN] Minimum value of the image", fmt="%d"),
-        _kw("DATAMAX", "int", "DN", "[DATAMAX] Maximum value of the image", fmt="%d"),
-        _kw("DATAMEAN", "float", "DN", "[DATAMEAN] Mean value of the image", fmt="%.6f"),
-        _kw("DATAMEDN", "float", "DN", "[DATAMEDN] Median value of the image", fmt="%.6f"),
-        _kw("PERCENTD", "float", "%", "[PERCENTD] Percentage of good pixels", fmt="%.4f"),
-    ]
-    return SeriesDef(
-        name=name, note=note, primekeys=("T_REC", "WAVELNTH"),
-        time_key=TimeKeyDef("T_REC", _AIA_EPOCH, step, unit="UTC", style="iso",
-                            epoch_text="1977.01.01_00:00:00_TAI"),
-        other_key="WAVELNTH", other_values=wavelengths, keywords=tuple(kws), segments=segs,
-        links=(LinkDef("lev1", "aia.lev1", note="Level 1 record"),),
-        first=tai_from_calendar(2010, 5, 13), last=tai_from_calendar(2026, 1, 1),
-        sunum_base=sunum_base, unitsize=64, retention=60, tapegroup=30,
-        params={"instrument": "AIA", "crota2": 0.01, "center": 2048.5},
-    )
+def _hmi(instrume: str, camera: int) -> dict:
+    return {"instrument": "HMI", "instrume": instrume, "camera": camera, "exptime": 0.115, "crota2": 180.08,
+            "center": 2048.5, "cdelt": 0.504273}
 
 
-def _build() -> tuple[SeriesDef, ...]:
-    return (
-        _hmi_full_disk("hmi.M_45s", "LOS magnetograms with 45s cadence",
-                       SegmentDef("magnetogram", "int", "Gauss", "magnetogram", bscale=0.1),
-                       45.0, 2, 300_000_000, "MAGNETOGRAM", "HMI_FRONT2"),
-        _hmi_full_disk("hmi.V_45s", "Dopplergrams with a cadence of 45 seconds",
-                       SegmentDef("Dopplergram", "int", "m/s", "Dopplergram", bscale=0.5),
-                       45.0, 2, 310_000_000, "DOPPLERGRAM", "HMI_FRONT2"),
-        _hmi_full_disk("hmi.Ic_45s", "continuum intensities with a cadence of 45 seconds",
-                       SegmentDef("continuum", "int", "DN/s", "continuum intensity", bzero=97304.0, bscale=3.0),
-                       45.0, 2, 320_000_000, "CONTINUUM INTENSITY", "HMI_FRONT2"),
-        _hmi_full_disk("hmi.M_720s", "LOS magnetograms with 720s cadence",
-                       SegmentDef("magnetogram", "int", "Gauss", "magnetogram", bscale=0.1),
-                       720.0, 3, 330_000_000, "MAGNETOGRAM", "HMI_COMBINED"),
-        _sharp(),
-        _aia("aia.lev1_euv_12s", "AIA Level 1, 12 second cadence", 12.0, AIA_EUV_WAVELENGTHS, 400_000_000),
-        _aia("aia.lev1_uv_24s", "AIA Level 1, 24 second cadence", 24.0, AIA_UV_WAVELENGTHS, 460_000_000),
-    )
+# Storage-unit ranges must not overlap: aia.lev1_euv_12s alone has about 290 million records,
+# one per storage unit, as on JSOC.
+_RECIPES = (
+    _Recipe("hmi_m_45s", "hmi.M_45s", (2,), _HMI_EPOCH, **_HMI_SPAN, sunum_base=300_000_000,
+            params=_hmi("HMI_FRONT2", 2)),
+    _Recipe("hmi_v_45s", "hmi.V_45s", (2,), _HMI_EPOCH, **_HMI_SPAN, sunum_base=310_000_000,
+            params=_hmi("HMI_FRONT2", 2)),
+    _Recipe("hmi_ic_45s", "hmi.Ic_45s", (2,), _HMI_EPOCH, **_HMI_SPAN, sunum_base=320_000_000,
+            params=_hmi("HMI_FRONT2", 2)),
+    _Recipe("hmi_m_720s", "hmi.M_720s", (3,), _HMI_EPOCH, **_HMI_SPAN, sunum_base=330_000_000,
+            params=_hmi("HMI_COMBINED", 3)),
+    _Recipe("hmi_sharp_720s", "hmi.sharp_720s", None, _HMI_EPOCH, **_HMI_SPAN, sunum_base=340_000_000,
+            params={**_hmi("HMI_COMBINED", 3), "center": 120.5, "cdelt": 0.504}),
+    _Recipe("aia_lev1_euv_12s", "aia.lev1_euv_12s", AIA_EUV_WAVELENGTHS, _AIA_EPOCH, **_AIA_SPAN,
+            sunum_base=400_000_000, params={"instrument": "AIA", "crota2": 0.01, "center": 2048.5, "cdelt": 0.6}),
+    _Recipe("aia_lev1_uv_24s", "aia.lev1_uv_24s", AIA_UV_WAVELENGTHS, _AIA_EPOCH, **_AIA_SPAN,
+            sunum_base=700_000_000, params={"instrument": "AIA", "crota2": 0.01, "center": 2048.5, "cdelt": 0.6}),
+)
 
-
-_SERIES: tuple[SeriesDef, ...] = _build()
+_SERIES: tuple[SeriesDef, ...] = tuple(_build(r) for r in _RECIPES)
 _BY_LOWER = {s.name.lower(): s for s in _SERIES}
+_BY_BASE = sorted(_SERIES, key=lambda s: s.sunum_base)
+
+#: The segments of ``hmi.sharp_720s``, in JSOC's order.
+SHARP_SEGMENTS = tuple(seg.name for seg in _BY_LOWER["hmi.sharp_720s"].segments)
 
 
 def all_series() -> tuple[SeriesDef, ...]:
@@ -383,10 +339,9 @@ def find_series(name: str) -> SeriesDef | None:
 
 def series_by_sunum(sunum: int) -> SeriesDef | None:
     """The series owning a data storage unit number (exports use numbers above all of these)."""
-    best = None
-    for s in _SERIES:
-        if sunum >= s.sunum_base and (best is None or s.sunum_base > best.sunum_base):
-            best = s
-    if best is not None and sunum - best.sunum_base >= 60_000_000:
-        return None
-    return best
+    for i, s in enumerate(_BY_BASE):
+        end = _BY_BASE[i + 1].sunum_base if i + 1 < len(_BY_BASE) else s.sunum_base + 100_000_000
+        if s.sunum_base <= sunum < end:
+            return s
+    return None
+

@@ -1,7 +1,13 @@
-"""The ``prefect-jsoc emulator`` command: serve the JSOC emulator in the foreground."""
+"""The ``prefect-jsoc emulator`` command: serve the JSOC emulator in the foreground.
+
+It prints the base URL as the first line on stdout once the port is listening (scripts and
+tests read it), serves until SIGINT or SIGTERM, then stops and exits 0. Errors print one line
+``error: ...`` on stderr and exit 2 (bad option) or 1 (the port cannot be bound).
+"""
 
 from __future__ import annotations
 
+import errno
 import signal
 import sys
 import threading
@@ -15,49 +21,54 @@ from .server import JsocEmulator
 
 __all__ = ["emulator_command", "main"]
 
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+
+
+def _fail(message: str, code: int) -> None:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code)
+
+
+def _rate(help_text: str) -> object:
+    return typer.Option(help=help_text, metavar="RATE", show_default=False)
+
 
 def emulator_command(
-    host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port; 0 picks a free one.")] = 8431,
-    data_dir: Annotated[
-        Optional[Path], typer.Option(help="Cache for generated files (default: a temporary directory).")
-    ] = None,
-    export_delay: Annotated[float, typer.Option(help="Seconds until a staged export completes.")] = 3.0,
-    latency: Annotated[float, typer.Option(help="Seconds added to every CGI call.")] = 0.0,
-    fail_rate: Annotated[float, typer.Option(help="Fraction of CGI calls answered with HTTP 500.")] = 0.0,
-    truncate_rate: Annotated[float, typer.Option(help="Fraction of downloads cut short.")] = 0.0,
-    drop_rate: Annotated[float, typer.Option(help="Fraction of downloads whose connection is reset.")] = 0.0,
-    status4_rate: Annotated[
-        float, typer.Option(help="Fraction of export requests failing with a transient status 4.")
-    ] = 0.0,
-    throttle_rate: Annotated[
-        float, typer.Option(help="Fraction of CGI calls answered 503/429 with Retry-After.")
-    ] = 0.0,
-    bandwidth: Annotated[Optional[float], typer.Option(help="Bytes per second per download.")] = None,
-    offline: Annotated[bool, typer.Option(help="Answer every export request with status 25.")] = False,
-    seed: Annotated[int, typer.Option(help="Seed of the fault injection.")] = 0,
-    max_pending_per_email: Annotated[int, typer.Option(help="Pending exports per e-mail before status 7.")] = 1,
-    file_size: Annotated[int, typer.Option(help="Approximate bytes of each generated FITS file.")] = 65_536,
-    bad_json_rate: Annotated[
-        float, typer.Option(help="Fraction of CGI calls answered with an HTML page instead of JSON.")
-    ] = 0.0,
-    non_fits_rate: Annotated[
-        float, typer.Option(help="Fraction of downloads whose bytes are not FITS (right length).")
-    ] = 0.0,
-    stall_downloads: Annotated[
-        float, typer.Option(help="Fraction of downloads that stop sending but keep the connection open.")
-    ] = 0.0,
-    hostile_filenames: Annotated[
-        Optional[str], typer.Option(help="Export file names that escape the directory: dotdot, absolute or control.")
-    ] = None,
-    wrong_length: Annotated[
-        Optional[str], typer.Option(help="File sizes that lie: short, long or index.")
-    ] = None,
-    registered_email: Annotated[
-        Optional[list[str]],
-        typer.Option(help="Extra registered address (repeatable); every address at example.com and "
-                     "example.org is registered."),
-    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to bind (default 127.0.0.1).", metavar="HOST",
+                                      show_default=False)] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port; 0 picks a free one (default 8431).", metavar="PORT",
+                                      show_default=False)] = 8431,
+    data_dir: Annotated[Optional[Path], typer.Option(
+        help="Cache for generated files (default: a temporary directory).", metavar="DIR")] = None,
+    export_delay: Annotated[float, typer.Option(help="Seconds until a staged export completes (default 3).",
+                                                metavar="SECONDS", show_default=False)] = 3.0,
+    latency: Annotated[float, typer.Option(help="Seconds added to every CGI call.", metavar="SECONDS",
+                                           show_default=False)] = 0.0,
+    fail_rate: Annotated[float, _rate("Fraction of CGI calls answered with HTTP 500.")] = 0.0,
+    truncate_rate: Annotated[float, _rate("Fraction of downloads cut short.")] = 0.0,
+    drop_rate: Annotated[float, _rate("Fraction of downloads whose connection is reset.")] = 0.0,
+    status4_rate: Annotated[float, _rate("Fraction of export requests failing with a transient status 4.")] = 0.0,
+    throttle_rate: Annotated[float, _rate("Fraction of CGI calls answered 503/429 with Retry-After.")] = 0.0,
+    bandwidth: Annotated[Optional[float], typer.Option(help="Bytes per second per download.",
+                                                       metavar="BYTES")] = None,
+    offline: Annotated[bool, typer.Option("--offline", help="Answer every export request with status 25.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the fault injection.", metavar="N", show_default=False)] = 0,
+    max_pending_per_email: Annotated[int, typer.Option(
+        help="Pending exports per e-mail before status 7 (default 1).", metavar="N", show_default=False)] = 1,
+    file_size: Annotated[int, typer.Option(help="Approximate bytes of each generated FITS file (default 65536).",
+                                           metavar="BYTES", show_default=False)] = 65_536,
+    bad_json_rate: Annotated[float, _rate("Fraction of CGI calls answered with an HTML page, not JSON.")] = 0.0,
+    non_fits_rate: Annotated[float, _rate("Fraction of downloads whose bytes are not FITS (right length).")] = 0.0,
+    stall_downloads: Annotated[float, _rate("Fraction of downloads that stop sending but keep the connection "
+                                            "open.")] = 0.0,
+    hostile_filenames: Annotated[Optional[str], typer.Option(
+        help="Export file names that escape the directory: dotdot, absolute or control.", metavar="MODE")] = None,
+    wrong_length: Annotated[Optional[str], typer.Option(help="File sizes that lie: short, long or index.",
+                                                        metavar="MODE")] = None,
+    registered_email: Annotated[Optional[list[str]], typer.Option(
+        help="Extra registered address (repeatable); all of example.com and example.org are registered.",
+        metavar="EMAIL")] = None,
 ) -> None:
     """Serve a JSOC emulator until interrupted (Ctrl-C or SIGTERM)."""
     try:
@@ -71,21 +82,24 @@ def emulator_command(
             wrong_length=wrong_length,
         )
     except ValueError as exc:
-        typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        _fail(str(exc), EXIT_INVALID)
     emulator = JsocEmulator(config)
     try:
         emulator.start()
     except OSError as exc:
-        typer.echo(f"Error: cannot listen on {host}:{port}: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        emulator.close()
+        if exc.errno == errno.EADDRINUSE:
+            _fail(f"port {port} on {host} is already in use; choose another with --port N (--port 0 picks a "
+                  "free one).", EXIT_FAILED)
+        reason = exc.strerror or str(exc)
+        _fail(f"cannot listen on {host}:{port}: {reason}; choose another address with --host or --port.",
+              EXIT_FAILED)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    typer.echo(emulator.url)
-    typer.echo(f"JSOC emulator listening on {emulator.url} (data in {emulator.data_dir}); Ctrl-C to stop.",
-               err=True)
-    sys.stdout.flush()
     try:
+        print(emulator.url, flush=True)  # the first stdout line: what scripts wait for
+        typer.echo(f"JSOC emulator listening on {emulator.url} (data in {emulator.data_dir}); Ctrl-C to stop.",
+                   err=True)
         while not stop.wait(0.2):
             pass
     finally:
@@ -93,10 +107,11 @@ def emulator_command(
             signal.signal(sig, handler)
         emulator.close()
     typer.echo("JSOC emulator stopped.", err=True)
+    sys.stdout.flush()
 
 
 def main() -> None:
     """Entry point of ``python -m prefect_jsoc.emulator``."""
-    app = typer.Typer(add_completion=False)
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     app.command(name="emulator")(emulator_command)
     app()

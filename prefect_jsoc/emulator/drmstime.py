@@ -17,6 +17,7 @@ __all__ = [
     "format_drms",
     "format_iso_utc",
     "parse_duration",
+    "parse_increment",
     "parse_time",
     "slot_index",
     "slot_time",
@@ -139,6 +140,31 @@ def parse_duration(text: str) -> float:
     if m is None or m[2].lower() not in _UNITS:
         raise TimeParseError(f"not a duration: {text!r}")
     return float(m[1]) * _UNITS[m[2].lower()]
+
+
+_INCREMENT_RE = re.compile(r"^\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)([smhdu])\s*$")
+_INCREMENT_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_increment(text: str, slot_step: float) -> float:
+    """Parse a record-set duration or cadence the way DRMS does, into seconds.
+
+    DRMS's record-set parser (``parse_duration`` in ``drms_names.c``) takes a number followed by
+    exactly one unit letter: ``s``, ``m``, ``h``, ``d``, or ``u`` (slots of the key). ``10min``
+    or a bare ``90`` are syntax errors there, so they are here too.
+
+    Args:
+        text: The duration, e.g. ``3m``, ``90.0s`` or ``2u``.
+        slot_step: Seconds per slot of the key, for the ``u`` unit.
+
+    Raises:
+        TimeParseError: If the string is not a DRMS duration.
+    """
+    m = _INCREMENT_RE.match(text)
+    if m is None:
+        raise TimeParseError(f"not a DRMS duration: {text!r}")
+    value = float(m[1])
+    return value * (slot_step if m[2] == "u" else _INCREMENT_UNITS[m[2]])
 
 
 def slot_index(tai: float, epoch: float, step: float) -> int:

@@ -1,12 +1,16 @@
 """The export state machine of ``jsoc_fetch``: request ids, status codes, limits, dedup, expiry.
 
-Checks run in this order for ``op=exp_request`` (status in brackets): notify address [4],
-record set [4], record count [4], size [3], transient hash failure (fault) [4], duplicate of an
-export made within ``dedup_window`` (same id, [2]), pending limits per e-mail and per client
-address [7], offline data [25], then either the quick path (``url_quick`` + ``as-is``: [0] at
-once, no request id) or a new staged request [2]. A staged request reports 1 on ``exp_status``
-until ``export_delay`` has passed, then 0 with the ``index.json`` document, and 5 once
-``export_retention`` has passed since completion.
+Checks run in jsoc_fetch's order for ``op=exp_request`` (status in brackets): notify address [4],
+pending limits per e-mail and per client address [7], method and protocol [4], record set [4],
+record count [4], size [3], transient hash failure (fault) [4], duplicate of an export made
+within ``dedup_window`` (same id, [2]), offline data [25], then either the quick path
+(``url_quick`` + ``as-is``: [0] at once, no request id) or a new staged request [2]. Because the
+pending check comes first, an e-mail whose export is still pending gets [7] even when asking for
+the same export again, as on JSOC (``CheckUserLoad`` runs before the duplicate check).
+
+A staged request reports 1 on ``exp_status`` until ``export_delay`` has passed, then 0 with the
+``index.json`` document, and 5 once ``export_retention`` has passed since completion. ``wait`` in
+the replies is JSOC's EstTime minus now: the whole seconds (rounded up) until the export is ready.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from .faults import FaultInjector
 from .fitsfiles import sums_file_size
 from .records import Record, keyword_string, record_name, recnum, sums_dir
 from .recordset import RecordSet, RecordSetError, parse_recordset
-from .stats import Stats
+from .stats import Stats, email_digest
 
 __all__ = ["Export", "ExportFile", "ExportManager", "IdAllocator", "format_filename"]
 
@@ -226,90 +230,111 @@ class ExportManager:
 
     # --- exp_request -------------------------------------------------------------------------
 
-    def request(self, params: dict[str, str], ip: str) -> dict[str, Any]:
-        """Answer ``op=exp_request``; the reply's ``status`` is counted in the stats."""
+    def request(self, params: dict[str, str], ip: str, note: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Answer ``op=exp_request``; the reply's ``status`` is counted in the stats.
+
+        Args:
+            params: The decoded query parameters.
+            ip: The client's address (for the per-address pending limit).
+            note: If given, filled with what the log records of this call: ``email``,
+                ``email_digest``, ``outcome`` (``created``, ``duplicate``, ``quick`` or
+                ``refused``) and, for a staged export, ``completes_at``.
+        """
         with self._lock:
-            reply = self._request(params, ip)
+            reply, outcome, export = self._request(params, ip)
+            if outcome == "created" and export is not None:
+                self._stats.created(export.request_id, export.email, export.submitted, export.completes_at,
+                                    export.rcount, export.size_mb)
+            elif outcome == "duplicate" and export is not None:
+                self._stats.duplicate(export.request_id, params.get("notify", "").strip())
         self._stats.status_reply("exp_request", int(reply["status"]))
+        if note is not None:
+            notify = params.get("notify", "").strip()
+            note.update(email=notify, email_digest=email_digest(notify) if notify else None, outcome=outcome)
+            if export is not None:
+                note["completes_at"] = export.completes_at
         return reply
 
-    def _request(self, params: dict[str, str], ip: str) -> dict[str, Any]:
+    def _request(self, params: dict[str, str], ip: str) -> tuple[dict[str, Any], str, Export | None]:
+        """The reply, the outcome and the export it concerns.
+
+        The order of the checks is jsoc_fetch's: the e-mail, then the pending limits (so a user
+        with a pending export gets status 7 even for a duplicate or a malformed request), then
+        the record set, size, duplicate detection and offline data.
+        """
         cfg = self._config()
         now = self._clock()
         notify = params.get("notify", "").strip()
         if not notify:
-            return {"status": 4, "error": "Email address for notification was not specfied. It is required."}
+            return {"status": 4, "error": "Email address for notification was not specfied. It is required."}, \
+                "refused", None
         if not self.is_registered(notify):
-            return {"status": 4,
-                    "error": "Cannot process your request. email address has been neither validated nor registered"}
-        method = params.get("method", "url").strip().lower() or "url"
-        protocol = params.get("protocol", "as-is").strip() or "as-is"
-        kind = _protocol_kind(protocol)
-        if method not in ("url_quick", "url", "url-tar"):
-            return {"status": 4, "error": f"Export method '{method}' is not supported."}
-        if kind is None:
-            return {"status": 4, "error": f"Export protocol '{protocol}' is not supported by this server."}
-        ds = params.get("ds", "").strip()
-        try:
-            rs = parse_recordset(ds)
-        except RecordSetError as exc:
-            if exc.kind == "series":
-                return {"status": 4, "error": f"Cannot export series '{exc.series}' - it does not exist.\n"}
-            if exc.kind == "multi":
-                return {"status": 4, "error": "Cannot specify subsets of records from different series.\n"}
-            if exc.kind in ("subset", "query", "segment"):
-                return {"status": 4, "error": f"Bad record-set subset specification '{ds}'.\n"}
-            return {"status": 4, "error": f"Bad record-set query '{ds}'.\n"}
-        process = params.get("process", "n=0")
-        limit = _process_limit(process)
-        count = rs.count(limit)
-        if count > cfg.max_export_records:
-            return {"status": 4, "error": f"Can not open RecordSet {count} is too many records in one request."}
-        if count == 0:
-            return {"status": 4, "error": "There are no files in this RecordSet"}
-        segments = _segments(rs)
-        size_mb = max(1, math.ceil(count * len(segments) * sums_file_size(cfg.file_size) / 1_048_576))
-        if size_mb > cfg.size_limit_mb:
-            return {"requestid": "VOID", "method": method, "protocol": protocol, "wait": 0, "status": 3,
-                    "count": count, "size": size_mb,
-                    "error": f"Request exceeds max byte limit of {int(cfg.size_limit_mb)}MB"}
-        if self._faults.roll("status4", cfg.status4_rate):
-            self._stats.fault("status4")
-            return {"status": 4, "error": "Cant save new export-request hash."}
-        staged_method = "url" if method == "url_quick" and kind != "as-is" else method
-        digest = _digest(rs, limit, params.get("filenamefmt"), process, protocol, staged_method)
-        dup = self._by_digest.get(digest)
-        if (dup is not None and now - dup.submitted < cfg.dedup_window and staged_method != "url_quick"
-                and now < dup.completes_at + cfg.export_retention):
-            return self._block(dup, 2, now)
+            return {"status": 4, "error": "Cannot process your request. email address has been neither validated "
+                    "nor registered"}, "refused", None
         waiting = self._pending(now, email=notify)
         if len(waiting) >= cfg.max_pending_per_email:
             ids = ",".join(e.request_id for e in waiting)
             return {"status": 7, "error": (
                 f"User {notify} has {len(waiting)} pending export requests ({ids}); please wait until at "
-                "least one request has completed before submitting a new one.")}
+                "least one request has completed before submitting a new one.")}, "refused", None
         if len(self._pending(now, ip=ip)) >= cfg.max_pending_per_ip:
             return {"status": 7, "error": (
                 f"There are too many requests from {notify}; please wait until one or more requests have "
-                "completed before submitting a new one.")}
+                "completed before submitting a new one.")}, "refused", None
+        method = params.get("method", "url").strip().lower() or "url"
+        protocol = params.get("protocol", "as-is").strip() or "as-is"
+        kind = _protocol_kind(protocol)
+        if method not in ("url_quick", "url", "url-tar"):
+            return {"status": 4, "error": f"Export method '{method}' is not supported."}, "refused", None
+        if kind is None:
+            return {"status": 4, "error": f"Export protocol '{protocol}' is not supported by this server."}, \
+                "refused", None
+        ds = params.get("ds", "").strip()
+        try:
+            rs = parse_recordset(ds)
+        except RecordSetError as exc:
+            return {"status": 4, "error": _recordset_error(exc, ds)}, "refused", None
+        process = params.get("process", "n=0")
+        limit = _process_limit(process)
+        count = rs.count(limit)
+        if count > cfg.max_export_records:
+            return {"status": 4, "error": f"Can not open RecordSet {count} is too many records in one request."}, \
+                "refused", None
+        if count == 0:
+            return {"status": 4, "error": "There are no files in this RecordSet"}, "refused", None
+        segments = _segments(rs)
+        size_mb = max(1, math.ceil(count * len(segments) * sums_file_size(cfg.file_size) / 1_048_576))
+        if size_mb > cfg.size_limit_mb:
+            return {"requestid": "VOID", "method": method, "protocol": protocol, "wait": 0, "status": 3,
+                    "count": count, "size": size_mb,
+                    "error": f"Request exceeds max byte limit of {int(cfg.size_limit_mb)}MB"}, "refused", None
+        if self._faults.roll("status4", cfg.status4_rate):
+            self._stats.fault("status4")
+            return {"status": 4, "error": "Cant save new export-request hash."}, "refused", None
+        staged_method = "url" if method == "url_quick" and kind != "as-is" else method
+        digest = _digest(rs, limit, params.get("filenamefmt"), process, protocol, staged_method)
+        dup = self._by_digest.get(digest)
+        if (dup is not None and now - dup.submitted < cfg.dedup_window and staged_method != "url_quick"
+                and now < dup.completes_at + cfg.export_retention):
+            return self._block(dup, 2, now), "duplicate", dup
         if cfg.offline:
             self._stats.fault("offline")
             request_id, _ = self._ids.next(now)
             return {"status": 25, "requestid": request_id, "method": staged_method, "protocol": protocol,
                     "wait": 0, "rcount": count, "size": size_mb,
                     "error": ("One or more data files are offline; please send a request for help to "
-                              f"jsoc@sun.stanford.edu and include this request ID; {request_id}")}
+                              f"jsoc@sun.stanford.edu and include this request ID; {request_id}")}, "refused", None
         if staged_method == "url_quick":
             self._stats.submitted(None)
-            return self._quick(rs, limit, segments, count, size_mb, protocol)
+            return self._quick(rs, limit, segments, count, size_mb, protocol), "quick", None
         request_id, sunum = self._ids.next(now)
         export = Export(request_id, sunum, notify, ip, staged_method, protocol, params.get("filenamefmt"),
                         process, rs, limit, now, max(0.0, cfg.export_delay), count, size_mb, digest)
         self._exports[request_id] = export
         self._by_sunum[sunum] = export
         self._by_digest[digest] = export
-        self._stats.submitted(len(waiting) + 1)
-        return self._block(export, 2, now)
+        self._stats.submitted(len(waiting) + 1, len(self._pending(now)))
+        return self._block(export, 2, now), "created", export
 
     def _quick(self, rs: RecordSet, limit: int, segments: list[SegmentDef], count: int, size_mb: int,
                protocol: str) -> dict[str, Any]:
@@ -330,11 +355,21 @@ class ExportManager:
 
     # --- exp_status --------------------------------------------------------------------------
 
-    def status(self, request_id: str) -> dict[str, Any]:
-        """Answer ``op=exp_status``; the reply's ``status`` is counted in the stats."""
+    def status(self, request_id: str, note: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Answer ``op=exp_status``; the reply's ``status`` is counted in the stats.
+
+        Args:
+            request_id: The ``requestid`` parameter.
+            note: If given, filled with the export's ``email``, ``email_digest`` and
+                ``completes_at`` when the id is known.
+        """
         with self._lock:
             reply = self._status(request_id.strip())
+            export = self._exports.get(request_id.strip())
         self._stats.status_reply("exp_status", int(reply["status"]))
+        if note is not None and export is not None:
+            note.update(email=export.email, email_digest=email_digest(export.email),
+                        completes_at=export.completes_at)
         return reply
 
     def _status(self, request_id: str) -> dict[str, Any]:
@@ -433,6 +468,19 @@ def _hostile(name: str, mode: str | None) -> str:
         stem, dot, ext = name.rpartition(".")
         return f"{stem}\n\x1b[2K{dot}{ext}" if dot else f"{name}\n\x1b[2K"
     return name
+
+
+def _recordset_error(exc: RecordSetError, ds: str) -> str:
+    """jsoc_fetch's status-4 text for a record set it cannot use."""
+    if exc.kind == "series":
+        return f"Cannot export series '{exc.series}' - it does not exist.\n"
+    if exc.kind == "multi":
+        return "Cannot specify subsets of records from different series.\n"
+    if exc.kind in ("subset", "query", "segment"):
+        # jsoc_fetch quotes the subset without its segment list (the sets[] of
+        # drms_record_parserecsetspec_plussegs).
+        return f"Bad record-set subset specification '{exc.subset or ds}'.\n"
+    return f"Bad record-set query '{ds}'.\n"
 
 
 def _segments(rs: RecordSet) -> list[SegmentDef]:

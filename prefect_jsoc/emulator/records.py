@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Callable
 from typing import NamedTuple
 
 from .catalog import KeywordDef, SeriesDef, series_by_sunum
@@ -18,6 +19,7 @@ from .drmstime import format_drms, format_iso_utc, slot_index, tai_from_calendar
 __all__ = [
     "Record",
     "format_value",
+    "is_modelled",
     "harps_active",
     "harp_max",
     "harp_span",
@@ -226,20 +228,33 @@ def _exptime(series: SeriesDef, rec: Record) -> float:
     return series.params.get("exptime", 0.115)
 
 
-def _p_date_obs(series: SeriesDef, rec: Record, kw: KeywordDef) -> str:
-    start = _t_obs(series, rec) - _exptime(series, rec) / 2
-    return format_iso_utc(start, decimals=2, zulu=series.params.get("instrument") != "AIA")
+def _date_obs(series: SeriesDef, rec: Record) -> float:
+    return _t_obs(series, rec) - _exptime(series, rec) / 2  # DATE_OBS = T_OBS - EXPTIME/2
 
 
-def _p_date(series: SeriesDef, rec: Record, kw: KeywordDef) -> str:
-    return format_iso_utc(math.floor(t_rec(series, rec) / 60) * 60 + 3 * 86400 + 321)
+def _date(series: SeriesDef, rec: Record) -> float:
+    return math.floor(t_rec(series, rec) / 60) * 60 + 3 * 86400 + 321  # processed 3 days later
 
 
-def _p_instrume(series: SeriesDef, rec: Record, kw: KeywordDef) -> str:
-    return f"AIA_{_AIA_TELESCOPE.get(rec.key, 3)}"
+def _telescope(series: SeriesDef, rec: Record) -> int:
+    return _AIA_TELESCOPE.get(rec.key, 3)
 
 
-def _p_data_stat(series: SeriesDef, rec: Record, kw: KeywordDef) -> float | int | None:
+def _camera(series: SeriesDef, rec: Record) -> int:
+    if series.other_key == "CAMERA":
+        return rec.key
+    if series.params.get("instrument") == "AIA":
+        return _telescope(series, rec)
+    return series.params["camera"]
+
+
+def _instrume(series: SeriesDef, rec: Record) -> str:
+    if series.params.get("instrument") == "AIA":
+        return f"AIA_{_telescope(series, rec)}"
+    return series.params["instrume"]
+
+
+def _data_stat(series: SeriesDef, rec: Record, kw: KeywordDef) -> float | int | None:
     n = recnum(series, rec)
     j = _jitter(n, zlib.crc32(kw.name.encode()) & 0xFFFF)
     base = {"DATAMIN": -2500.0, "DATAMAX": 3000.0, "DATAMEAN": 0.5, "DATAMEDN": 0.2}[kw.name]
@@ -248,7 +263,7 @@ def _p_data_stat(series: SeriesDef, rec: Record, kw: KeywordDef) -> float | int 
     if kw.name == "DATAMEDN" and _quality(series, rec):
         return None  # reported as MISSING
     value = base + (j - 0.5) * (100.0 if kw.name in ("DATAMIN", "DATAMAX") else 2.0)
-    return int(value) if kw.type in ("int", "short", "longlong") else value
+    return int(value) if kw.is_integer else value
 
 
 def _harp_offset(series: SeriesDef, rec: Record) -> float:
@@ -256,63 +271,125 @@ def _harp_offset(series: SeriesDef, rec: Record) -> float:
     return ((rec.slot - span[0]) if span else 0) * series.time_key.step / 86400.0
 
 
-_PROVIDERS = {
-    "t_rec": lambda s, r, k: t_rec(s, r),
-    "t_obs": lambda s, r, k: _t_obs(s, r),
-    "date_obs": _p_date_obs,
-    "date": _p_date,
-    "camera": lambda s, r, k: r.key,
-    "wavelnth": lambda s, r, k: r.key,
-    "harpnum": lambda s, r, k: r.key,
-    "instrume": _p_instrume,
-    "quality": lambda s, r, k: _quality(s, r),
-    "exptime": lambda s, r, k: _exptime(s, r),
-    "crpix1": lambda s, r, k: s.params["center"] + 2 * _jitter(recnum(s, r), 3) - 1,
-    "crpix2": lambda s, r, k: s.params["center"] + 2 * _jitter(recnum(s, r), 4) - 1,
-    "crota2": lambda s, r, k: s.params["crota2"] + 0.01 * _jitter(recnum(s, r), 5),
-    "dsun_obs": lambda s, r, k: _dsun(t_rec(s, r)),
-    "rsun_obs": lambda s, r, k: 959.63 * 1.495978707e11 / _dsun(t_rec(s, r)),
-    "crln_obs": lambda s, r, k: 360.0 * (1.0 - (_carrington(t_rec(s, r)) % 1.0)),
-    "crlt_obs": lambda s, r, k: 7.25 * math.sin(2 * math.pi * (_doy(t_rec(s, r)) - 158.0) / 365.25),
-    "car_rot": lambda s, r, k: int(_carrington(t_rec(s, r))),
-    "datamin": _p_data_stat,
-    "datamax": _p_data_stat,
-    "datamean": _p_data_stat,
-    "datamedn": _p_data_stat,
-    "totvals": lambda s, r, k: 12_951_002,
-    "missvals": lambda s, r, k: 0 if not _quality(s, r) else 1_200,
-    "percentd": lambda s, r, k: 99.9 + 0.1 * _jitter(recnum(s, r), 6),
-    "noaa_ar": lambda s, r, k: 0 if r.key % 3 == 0 else 12192 + (r.key - 4864) * 2 // 3,
-    "noaa_num": lambda s, r, k: 0 if r.key % 3 == 0 else 1,
-    "noaa_ars": lambda s, r, k: "" if r.key % 3 == 0 else str(12192 + (r.key - 4864) * 2 // 3),
-    "lat_fwt": lambda s, r, k: -30.0 + 60.0 * _jitter(r.key, 8),
-    "lon_fwt": lambda s, r, k: -70.0 + 13.2 * _harp_offset(s, r),
-    "area_acr": lambda s, r, k: 50.0 + 900.0 * _jitter(r.key, 9) * (1 + 0.1 * _jitter(recnum(s, r), 9)),
-    "usflux": lambda s, r, k: 1e21 + 4e22 * _jitter(r.key, 10) * (1 + 0.1 * _jitter(recnum(s, r), 10)),
-    "meangam": lambda s, r, k: 20.0 + 40.0 * _jitter(recnum(s, r), 11),
-    "totusjz": lambda s, r, k: 1e12 + 5e13 * _jitter(recnum(s, r), 12),
-    "seg_bzero": lambda s, r, k: s.segment(k.arg).bzero,
-    "seg_bscale": lambda s, r, k: s.segment(k.arg).bscale,
+def _slot_number(series: SeriesDef, rec: Record) -> int:
+    """``T_REC_index``: the slot counted from the series' ``T_REC_epoch``."""
+    epoch = series.keyword("T_REC_epoch")
+    base = epoch.value if epoch is not None and isinstance(epoch.value, float) else series.time_key.epoch
+    return math.floor((t_rec(series, rec) - base) / series.time_key.step + 0.5)
+
+
+def _rsun_obs(series: SeriesDef, rec: Record) -> float:
+    return 959.63 * 1.495978707e11 / _dsun(t_rec(series, rec))
+
+
+def _crlt_obs(series: SeriesDef, rec: Record) -> float:
+    return 7.25 * math.sin(2 * math.pi * (_doy(t_rec(series, rec)) - 158.0) / 365.25)
+
+
+def _totvals(series: SeriesDef, rec: Record) -> int:
+    return 16_777_216 if series.params.get("instrument") == "AIA" else 12_951_002
+
+
+def _missvals(series: SeriesDef, rec: Record) -> int:
+    return 0 if not _quality(series, rec) else 1_200
+
+
+Provider = Callable[[SeriesDef, Record, KeywordDef], "float | int | str | None"]
+
+# Values of the keywords the emulator models, by keyword name. Any other keyword that is not
+# constant is MISSING, as an unset keyword is on JSOC.
+_PROVIDERS: dict[str, Provider] = {
+    "T_REC": lambda s, r, k: t_rec(s, r),
+    "T_REC_INDEX": lambda s, r, k: _slot_number(s, r),
+    "T_OBS": lambda s, r, k: _t_obs(s, r),
+    "DATE__OBS": lambda s, r, k: _date_obs(s, r),
+    "DATE": lambda s, r, k: _date(s, r),
+    "CAMERA": lambda s, r, k: _camera(s, r),
+    "WAVELNTH": lambda s, r, k: r.key,
+    "HARPNUM": lambda s, r, k: r.key,
+    "INSTRUME": lambda s, r, k: _instrume(s, r),
+    "TELESCOP": lambda s, r, k: "SDO/AIA" if s.params.get("instrument") == "AIA" else "SDO/HMI",
+    "WAVE_STR": lambda s, r, k: f"{r.key}_THIN" if r.key < 1000 else str(r.key),
+    "IMG_TYPE": lambda s, r, k: "LIGHT",
+    "QUALITY": lambda s, r, k: _quality(s, r),
+    "QUALLEV0": lambda s, r, k: 0,
+    "QUALLEV1": lambda s, r, k: _quality(s, r),
+    "CALVER64": lambda s, r, k: 0x2102,
+    "EXPTIME": lambda s, r, k: _exptime(s, r),
+    "CTYPE1": lambda s, r, k: "HPLN-TAN",
+    "CTYPE2": lambda s, r, k: "HPLT-TAN",
+    "CUNIT1": lambda s, r, k: "arcsec",
+    "CUNIT2": lambda s, r, k: "arcsec",
+    "CRVAL1": lambda s, r, k: 0.0,
+    "CRVAL2": lambda s, r, k: 0.0,
+    "CDELT1": lambda s, r, k: s.params["cdelt"],
+    "CDELT2": lambda s, r, k: s.params["cdelt"],
+    "CRPIX1": lambda s, r, k: s.params["center"] + 2 * _jitter(recnum(s, r), 3) - 1,
+    "CRPIX2": lambda s, r, k: s.params["center"] + 2 * _jitter(recnum(s, r), 4) - 1,
+    "CROTA2": lambda s, r, k: s.params["crota2"] + 0.01 * _jitter(recnum(s, r), 5),
+    "DSUN_OBS": lambda s, r, k: _dsun(t_rec(s, r)),
+    "RSUN_OBS": lambda s, r, k: _rsun_obs(s, r),
+    "R_SUN": lambda s, r, k: _rsun_obs(s, r) / s.params["cdelt"],
+    "CRLN_OBS": lambda s, r, k: 360.0 * (1.0 - (_carrington(t_rec(s, r)) % 1.0)),
+    "CRLT_OBS": lambda s, r, k: _crlt_obs(s, r),
+    "HGLN_OBS": lambda s, r, k: 0.0,
+    "HGLT_OBS": lambda s, r, k: _crlt_obs(s, r),
+    "CAR_ROT": lambda s, r, k: int(_carrington(t_rec(s, r))),
+    "DATAMIN": _data_stat,
+    "DATAMAX": _data_stat,
+    "DATAMEAN": _data_stat,
+    "DATAMEDN": _data_stat,
+    "TOTVALS": lambda s, r, k: _totvals(s, r),
+    "DATAVALS": lambda s, r, k: _totvals(s, r) - _missvals(s, r),
+    "MISSVALS": lambda s, r, k: _missvals(s, r),
+    "PERCENTD": lambda s, r, k: 100.0 * (1 - _missvals(s, r) / _totvals(s, r)),
+    "NOAA_AR": lambda s, r, k: 0 if r.key % 3 == 0 else 12192 + (r.key - 4864) * 2 // 3,
+    "NOAA_NUM": lambda s, r, k: 0 if r.key % 3 == 0 else 1,
+    "NOAA_ARS": lambda s, r, k: "" if r.key % 3 == 0 else str(12192 + (r.key - 4864) * 2 // 3),
+    "LAT_FWT": lambda s, r, k: -30.0 + 60.0 * _jitter(r.key, 8),
+    "LON_FWT": lambda s, r, k: -70.0 + 13.2 * _harp_offset(s, r),
+    "AREA_ACR": lambda s, r, k: 50.0 + 900.0 * _jitter(r.key, 9) * (1 + 0.1 * _jitter(recnum(s, r), 9)),
+    "USFLUX": lambda s, r, k: 1e21 + 4e22 * _jitter(r.key, 10) * (1 + 0.1 * _jitter(recnum(s, r), 10)),
+    "MEANGAM": lambda s, r, k: 20.0 + 40.0 * _jitter(recnum(s, r), 11),
+    "TOTUSJZ": lambda s, r, k: 1e12 + 5e13 * _jitter(recnum(s, r), 12),
 }
+
+
+def is_modelled(kw: KeywordDef) -> bool:
+    """True if the emulator has a value for ``kw`` (a fixed value or a provider)."""
+    return kw.value is not None or kw.name.upper() in _PROVIDERS
 
 
 def keyword_raw(series: SeriesDef, rec: Record, kw: KeywordDef) -> float | int | str | None:
     """The typed value of a keyword for a record (TAI seconds for times, None when missing)."""
-    if kw.provider is None:
+    if kw.value is not None or kw.recscope == "constant":
         return kw.value
-    return _PROVIDERS[kw.provider](series, rec, kw)
+    provider = _PROVIDERS.get(kw.name.upper())
+    if provider is None:
+        return None
+    value = provider(series, rec, kw)
+    if value is not None and kw.is_integer and not isinstance(value, int):
+        return int(value)
+    return value
 
 
 def format_value(series: SeriesDef, kw: KeywordDef, raw: float | int | str | None) -> str:
-    """Format a keyword value the way ``jsoc_info`` prints it (always a string)."""
-    if raw is None:
+    """Format a keyword value the way ``jsoc_info`` prints it (always a string).
+
+    A missing value (and an empty string, DRMS's missing string) prints ``MISSING``, except for
+    ``QUALITY``; a fixed value prints as JSOC defines it. Times print in their keyword's zone:
+    ``ISO`` units as UTC ``2014-01-01T00:00:07.12Z``, ``TAI`` as ``2014.01.01_00:00:41.20_TAI``.
+    """
+    if raw is None or (raw == "" and kw.name != "QUALITY"):
         return "MISSING"
+    if kw.value is not None and raw == kw.value:
+        return kw.defval
     if kw.type == "time":
         if kw.recscope == "ts_eq":
             return format_trec(series, raw)  # type: ignore[arg-type]
-        if series.time_key.style == "iso":
-            return format_iso_utc(raw, decimals=2)  # type: ignore[arg-type]
-        return format_drms(raw, decimals=2)  # type: ignore[arg-type]
+        if kw.units in ("ISO", "UTC"):
+            return format_iso_utc(raw, decimals=kw.decimals)  # type: ignore[arg-type]
+        return format_drms(raw, decimals=kw.decimals)  # type: ignore[arg-type]
     if kw.type == "string":
         return str(raw)
     return kw.fmt % raw
@@ -321,4 +398,3 @@ def format_value(series: SeriesDef, kw: KeywordDef, raw: float | int | str | Non
 def keyword_string(series: SeriesDef, rec: Record, kw: KeywordDef) -> str:
     """The value of a keyword for a record as ``jsoc_info`` prints it."""
     return format_value(series, kw, keyword_raw(series, rec, kw))
-

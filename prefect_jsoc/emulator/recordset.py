@@ -1,16 +1,34 @@
 """DRMS record-set specifications: parsing and record selection.
 
-Grammar handled (``drms_names``)::
+Grammar handled (``drms_names`` in NetDRMS)::
 
     series [filter]... [{seg,seg}]
-    filter := [] | [value-set] | [KEY=value-set] | [? sql ?] | [:#recnum-set] | [$] | [^]
+    filter    := [] | [value-set] | [KEY=value-set] | [? sql ?] | [:#recnum-set]
     value-set := item {, item}
-    time item := t | t-t | t/duration ; each with an optional @cadence
-    int item  := v | v-v
+    time item := ^ | $ | t | t-t[@cadence] | t/duration[@cadence]
+    int item  := ^ | $ | v | v-v[@skip] | v/count[@skip]
+    duration  := <number>(s|m|h|d|u)            (u: slots of the key)
 
-Filters apply to prime keys by position; ``T_REC`` is slotted, so a range selects every slot
-from the one containing its start to the one containing its end (both included), ``t/d``
-excludes the end, and ``@cadence`` keeps every ``round(cadence/step)``-th slot.
+What DRMS does, and so this module does (``parse_value_set`` and ``sql_primekey_value_set`` in
+``base/drms/libs/api/drms_names.c``, lm-jps/drms 37272932):
+
+* The items of a value set are ORed: a record matched by two items is selected once, and the
+  records come back in prime-key order whatever the order of the items.
+* Every item stands alone, so each range carries its own ``@cadence``. A cadence on a single
+  value (``[t@90s]``) is a syntax error, as are an empty item (``[a,,b]``, ``[,]``), a trailing
+  comma (``[a,]``), ``[KEY=]``, a non-integer value of an integer key and a duration unit other
+  than one letter (``10min``).
+* Filters without a key name fill the prime keys in order; ``[]`` skips one; ``[KEY=...]`` and
+  ``[? ?]`` do not move the position. Several filters are ANDed.
+* ``T_REC`` is slotted: a range selects every slot from the one containing its start to the one
+  containing its end (both included), ``t/d`` excludes the end, and ``@cadence`` keeps every
+  ``round(cadence/step)``-th slot from the start. ``^``/``$`` are the first/last value in the
+  whole series.
+
+Not emulated: several record sets of one series joined by a top-level comma
+(``hmi.m_45s[a],hmi.m_45s[b]``), which DRMS accepts; the emulator refuses it as unparsable. Put the
+comma inside the brackets instead (``hmi.m_45s[a,b]``).
+
 Records are produced lazily and in prime-key order; nothing is materialised.
 """
 
@@ -18,12 +36,13 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .catalog import SeriesDef, find_series
-from .drmstime import TimeParseError, parse_duration, parse_time, slot_index
+from .drmstime import TimeParseError, parse_increment, parse_time, slot_index
 from .records import Record, harp_max, harp_span, harps_active, record_from_recnum, slot_bounds
 from .where import Predicate, WhereError, compile_where
 
@@ -39,12 +58,14 @@ class RecordSetError(ValueError):
         kind: ``syntax`` (unparsable), ``series`` (unknown series), ``multi`` (several series),
             ``subset`` (bad prime-key filter), ``query`` (bad ``[? ?]`` clause) or ``segment``.
         series: The series name as given, when known.
+        subset: The record set without its segment list (what ``jsoc_fetch`` quotes back).
     """
 
-    def __init__(self, kind: str, message: str, series: str = "") -> None:
+    def __init__(self, kind: str, message: str, series: str = "", subset: str = "") -> None:
         super().__init__(message)
         self.kind = kind
         self.series = series
+        self.subset = subset
 
 
 @dataclass
@@ -54,7 +75,7 @@ class RecordSet:
     series: SeriesDef
     text: str
     slots: list[Progression] | None = None  # None: every slot
-    others: list[tuple[int, int]] | None = None  # inclusive ranges of the other prime key
+    others: list[Progression] | None = None  # None: every value of the other prime key
     recnums: list[tuple[int, int]] | None = None
     where: Predicate | None = None
     where_text: str = ""
@@ -67,14 +88,7 @@ class RecordSet:
         first, last = slot_bounds(self.series)
         lo = first if lo is None else max(lo, first)
         hi = last if hi is None else min(hi, last)
-        out = []
-        for a, b, k in self.slots if self.slots is not None else [(first, last, 1)]:
-            if a < lo:
-                a += -((a - lo) // k) * k  # first element >= lo
-            b = min(b, hi)
-            if a <= b:
-                out.append((a, b, k))
-        return out
+        return [p for p in (_clip(p, lo, hi) for p in (self.slots or [(first, last, 1)])) if p is not None]
 
     @staticmethod
     def _iter_slots(progs: list[Progression]) -> Iterator[int]:
@@ -82,7 +96,7 @@ class RecordSet:
             a, b, k = progs[0]
             return iter(range(a, b + 1, k))
         merged = heapq.merge(*(range(a, b + 1, k) for a, b, k in progs))
-        return (s for s, _ in itertools.groupby(merged))
+        return (s for s, _ in itertools.groupby(merged))  # the union, each slot once
 
     @staticmethod
     def _count_slots(progs: list[Progression]) -> int:
@@ -92,10 +106,10 @@ class RecordSet:
         return sum(1 for _ in RecordSet._iter_slots(progs))
 
     def _allowed(self, value: int) -> bool:
-        return self.others is None or any(lo <= value <= hi for lo, hi in self.others)
+        return self.others is None or any(_member(p, value) for p in self.others)
 
     def _slot_ok(self, slot: int) -> bool:
-        return any(a <= slot <= b and (slot - a) % k == 0 for a, b, k in self._progressions())
+        return any(_member(p, slot) for p in self._progressions())
 
     def _harps(self) -> list[int]:
         progs = self._progressions()
@@ -104,9 +118,14 @@ class RecordSet:
         lo, hi = min(p[0] for p in progs), max(p[1] for p in progs)
         if self.others is None:
             return harps_active(self.series, lo, hi)
+        top = harp_max(self.series)
         out: set[int] = set()
-        for a, b in self.others:
-            for n in range(max(a, 1), min(b, harp_max(self.series)) + 1):
+        for p in self.others:
+            clipped = _clip(p, 1, top)
+            if clipped is None:
+                continue
+            a, b, k = clipped
+            for n in range(a, b + 1, k):
                 span = harp_span(self.series, n)
                 if span and span[0] <= hi and span[1] >= lo:
                     out.add(n)
@@ -177,6 +196,20 @@ class RecordSet:
         return total
 
 
+def _member(p: Progression, value: int) -> bool:
+    a, b, k = p
+    return a <= value <= b and (value - a) % k == 0
+
+
+def _clip(p: Progression, lo: int, hi: int) -> Progression | None:
+    """The part of progression ``p`` inside ``[lo, hi]``, or None if empty."""
+    a, b, k = p
+    if a < lo:
+        a += -((a - lo) // k) * k  # first element >= lo
+    b = min(b, hi)
+    return (a, b, k) if a <= b else None
+
+
 # --- parsing ---------------------------------------------------------------------------------
 
 _NAME = re.compile(r"^\s*([A-Za-z_][\w.]*)")
@@ -215,79 +248,102 @@ def _split_filters(text: str, start: int) -> tuple[list[str], str | None, int]:
     return filters, segs, i
 
 
-def _time_item(rs: RecordSet, item: str) -> list[Progression]:
-    tk = rs.series.time_key
-    first, last = slot_bounds(rs.series)
-    zone = tk.unit
+def _items(value: str) -> list[str]:
+    """The comma-separated items of a value set; an empty one is a syntax error, as in DRMS."""
+    items = [item.strip() for item in value.split(",")]
+    if any(not item for item in items):
+        raise ValueError(f"empty item in value set {value!r}")
+    return items
+
+
+def _time_item(series: SeriesDef, item: str) -> Progression:
+    tk = series.time_key
+    first, last = slot_bounds(series)
+    if item == "^":
+        return (first, first, 1)
+    if item == "$":
+        return (last, last, 1)
 
     def slot(t: float) -> int:
         return slot_index(t, tk.epoch, tk.step)
 
-    item = item.strip()
-    if item in ("$",):
-        return [(last, last, 1)]
-    if item in ("^",):
-        return [(first, first, 1)]
-    body, _, cadence = item.partition("@")
+    body, at, cadence = item.partition("@")
+    body = body.strip()
     step = 1
-    if cadence:
-        step = max(1, round(parse_duration(cadence) / tk.step))
+    if at:
+        # DRMS rounds the cadence to whole slots; a cadence below half a slot would divide by zero.
+        step = math.floor(parse_increment(cadence, tk.step) / tk.step + 0.5)
+        if step < 1:
+            raise ValueError(f"cadence {cadence!r} is shorter than one slot")
     if "/" in body:
-        start, _, dur = body.partition("/")
-        a = parse_time(start, zone)
-        b = slot(a + parse_duration(dur)) - 1
-        return [(slot(a), b, step)]
-    try:
-        t = slot(parse_time(body, zone))
-        return [(t, t, step)]
-    except TimeParseError:
-        pass
+        start, _, duration = body.partition("/")
+        a = parse_time(start, tk.unit)
+        return (slot(a), slot(a + parse_increment(duration, tk.step)) - 1, step)
     for m in re.finditer("-", body):
-        left, right = body[:m.start()], body[m.end():]
         try:
-            a, b = parse_time(left, zone), parse_time(right, zone)
+            a, b = parse_time(body[:m.start()], tk.unit), parse_time(body[m.end():], tk.unit)
         except TimeParseError:
             continue
-        return [(slot(a), slot(b), step)]
-    raise TimeParseError(item)
+        return (slot(a), slot(b), step)
+    if at:  # DRMS reads no cadence after a single value: "[t@90s]" is a syntax error
+        raise ValueError(f"a cadence needs a range: {item!r}")
+    t = slot(parse_time(body, tk.unit))
+    return (t, t, 1)
 
 
-def _int_item(rs: RecordSet, item: str) -> tuple[int, int]:
-    item = item.strip()
-    s = rs.series
-    values = s.other_values
-    if item in ("$", "^"):
-        if values is None:
-            v = harp_max(s) if item == "$" else 1
+_INT_ITEM = re.compile(r"^([+-]?\d+)(?:\s*([-/])\s*([+-]?\d+)(?:\s*@\s*(\d+))?)?$")
+
+
+def _int_item(series: SeriesDef, item: str) -> Progression:
+    if item in ("^", "$"):
+        if series.other_values is None:
+            v = harp_max(series) if item == "$" else 1
         else:
-            v = max(values) if item == "$" else min(values)
-        return (v, v)
-    m = re.fullmatch(r"(-?\d+(?:\.0*)?)(?:\s*-\s*(-?\d+(?:\.0*)?))?", item)
+            v = max(series.other_values) if item == "$" else min(series.other_values)
+        return (v, v, 1)
+    m = _INT_ITEM.match(item)
     if m is None:
-        raise ValueError(item)
-    a = int(float(m[1]))
-    b = int(float(m[2])) if m[2] else a
-    return (a, b)
+        raise ValueError(f"not an integer value or range: {item!r}")
+    a = int(m[1])
+    if m[2] is None:
+        return (a, a, 1)
+    skip = int(m[4]) if m[4] is not None else 1
+    if skip < 1:
+        raise ValueError(f"skip must be positive: {item!r}")
+    b = int(m[3]) if m[2] == "-" else a + int(m[3]) - 1  # v/count is [v, v+count)
+    return (a, b, skip)
+
+
+def _value_set(series: SeriesDef, key: str, value: str) -> list[Progression]:
+    parse = _time_item if key == series.time_key.name else _int_item
+    return [parse(series, item) for item in _items(value)]
+
+
+def _and(a: Predicate | None, b: Predicate) -> Predicate:
+    return b if a is None else (lambda s, r: a(s, r) and b(s, r))
 
 
 def _apply_filter(rs: RecordSet, key: str, value: str) -> None:
-    items = [x for x in value.split(",")] if value.strip() else []
-    if not items or value.strip() == "*":
+    progs = _value_set(rs.series, key, value)
+    is_time = key == rs.series.time_key.name
+    current = rs.slots if is_time else rs.others
+    if current is None:
+        if is_time:
+            rs.slots = progs
+        else:
+            rs.others = progs
         return
-    if key == rs.series.time_key.name:
-        progs: list[Progression] = []
-        for item in items:
-            progs.extend(_time_item(rs, item))
-        rs.slots = progs
+    # The key is filtered twice: DRMS ANDs the filters, so the second one only narrows.
+    if is_time:
+        rs.where = _and(rs.where, lambda s, r: any(_member(p, r.slot) for p in progs))
     else:
-        ranges = [_int_item(rs, item) for item in items]
-        rs.others = ranges
+        rs.where = _and(rs.where, lambda s, r: any(_member(p, r.key) for p in progs))
 
 
 def _recnum_ranges(text: str) -> list[tuple[int, int]]:
     out = []
-    for item in text.split(","):
-        m = re.fullmatch(r"\s*#(\d+)(?:\s*-\s*#(\d+))?\s*", item)
+    for item in _items(text):
+        m = re.fullmatch(r"#(\d+)(?:\s*-\s*#(\d+))?", item)
         if m is None:
             raise ValueError(item)
         a = int(m[1])
@@ -299,7 +355,8 @@ def parse_recordset(text: str) -> RecordSet:
     """Parse a record-set specification against the catalogue.
 
     Args:
-        text: The ``ds`` parameter, e.g. ``hmi.M_45s[2014.01.01_00:00:00_TAI/1h@90s]{magnetogram}``.
+        text: The ``ds`` parameter, e.g. ``hmi.M_45s[2014.01.01_00:00:00_TAI/1h@90s]{magnetogram}``
+            or ``hmi.m_45s[2014.01.01_00:00:35_TAI/3m,2014.01.02_00:00:35_TAI/3m]``.
 
     Returns:
         The parsed :class:`RecordSet`.
@@ -319,17 +376,20 @@ def parse_recordset(text: str) -> RecordSet:
     except RecordSetError as exc:
         raise RecordSetError("syntax", f"invalid record-set specification `{text}`", name) from exc
     rest = text[end:].strip()
+    subset = text[:end].rstrip()
+    if segs is not None:
+        subset = subset[:subset.rfind("{")].rstrip()
     if rest:
         if rest.startswith(","):
             other = _NAME.match(rest[1:])
-            if other and (find_series(other[1]) or other[1]).__str__().lower() != series.name.lower():
+            if other and other[1].lower() != series.name.lower():
                 raise RecordSetError(
                     "multi",
                     f"invalid record-set specification `{text}`; the records must belong to a single "
-                    "data series", name)
-        raise RecordSetError("syntax", f"invalid record-set specification `{text}`", name)
+                    "data series", name, subset)
+        raise RecordSetError("syntax", f"invalid record-set specification `{text}`", name, subset)
     rs = RecordSet(series=series, text=text, filters=filters)
-    position = 0
+    position = 0  # the prime key an unnamed filter applies to
     for f in filters:
         fs = f.strip()
         try:
@@ -339,33 +399,32 @@ def parse_recordset(text: str) -> RecordSet:
                 try:
                     pred = compile_where(series, clause)
                 except WhereError as exc:
-                    raise RecordSetError("query", str(exc), name) from exc
-                prev = rs.where
-                rs.where = pred if prev is None else (lambda a, b: lambda s, r: a(s, r) and b(s, r))(prev, pred)
+                    raise RecordSetError("query", str(exc), name, subset) from exc
+                rs.where = _and(rs.where, pred)
                 continue
             if fs.startswith(":"):
-                rs.recnums = _recnum_ranges(fs[1:])
+                rs.recnums = _recnum_ranges(fs[1:].strip())
                 continue
             km = re.match(r"^([A-Za-z_]\w*)\s*=(?!=)\s*(.*)$", fs, re.S)
             if km is not None:
                 key = next((pk for pk in series.primekeys if pk.lower() == km[1].lower()), None)
                 if key is None:
-                    raise RecordSetError("subset", f"invalid record-set specification `{text}`", name)
-                _apply_filter(rs, key, km[2])
-                position = series.primekeys.index(key) + 1
+                    raise RecordSetError("subset", f"invalid record-set specification `{text}`", name, subset)
+                _apply_filter(rs, key, km[2])  # a named filter does not move the position
                 continue
             if position >= len(series.primekeys):
-                raise RecordSetError("subset", f"invalid record-set specification `{text}`", name)
-            _apply_filter(rs, series.primekeys[position], fs)
+                raise RecordSetError("subset", f"invalid record-set specification `{text}`", name, subset)
+            if fs:
+                _apply_filter(rs, series.primekeys[position], fs)
             position += 1
         except (TimeParseError, ValueError) as exc:
             if isinstance(exc, RecordSetError):
                 raise
-            raise RecordSetError("subset", f"invalid record-set specification `{text}`", name) from exc
+            raise RecordSetError("subset", f"invalid record-set specification `{text}`", name, subset) from exc
     if segs is not None:
         names = [s for s in re.split(r"[\s,]+", segs) if s]
         for seg in names:
             if seg != "**ALL**" and series.segment(seg) is None:
-                raise RecordSetError("segment", f"invalid record-set specification `{text}`", name)
+                raise RecordSetError("segment", f"invalid record-set specification `{text}`", name, subset)
         rs.segments = None if not names or "**ALL**" in names else names
     return rs

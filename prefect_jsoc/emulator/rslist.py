@@ -11,12 +11,13 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .catalog import SeriesDef
+from .catalog import KeywordDef, SeriesDef
 from .fitsfiles import image_shape, sums_file_size
 from .records import (
     Record,
     harp_max,
     harp_span,
+    is_modelled,
     keyword_string,
     record_name,
     recnum,
@@ -34,15 +35,18 @@ _PSEUDO_NUMERIC = ("*recnum*", "*sunum*")
 
 
 def series_struct(series: SeriesDef, file_size: int) -> dict[str, Any]:
-    """The ``op=series_struct`` document of a series."""
+    """The ``op=series_struct`` document of a series, fields in the order jsoc_info writes them."""
     rows, cols = image_shape(file_size)
     first, last = slot_bounds(series)
     first_rec = _edge_record(series, first, first=True)
     last_rec = _edge_record(series, last, first=False)
     keywords = []
     for kw in series.keywords:
-        keywords.append({"name": kw.name, "type": kw.type, "recscope": kw.recscope, "defval": kw.defval,
-                         "units": kw.units, "note": kw.note})
+        entry: dict[str, Any] = {"name": kw.name}
+        if kw.linkinfo:
+            entry["linkinfo"] = kw.linkinfo
+        entry.update(type=kw.type, recscope=kw.recscope, defval=kw.defval, units=kw.units, note=kw.note)
+        keywords.append(entry)
     segments = []
     for seg in series.segments:
         if seg.link is not None:
@@ -54,19 +58,19 @@ def series_struct(series: SeriesDef, file_size: int) -> dict[str, Any]:
     pk_info = []
     for pk in series.primekeys:
         if pk == series.time_key.name:
-            pk_info.append({"name": pk, "slotted": 1, "step": f"{series.time_key.step:g}"})
+            pk_info.append({"name": pk, "slotted": 1, "step": series.time_key.step_text})
         else:
             pk_info.append({"name": pk, "slotted": 0})
     return {
         "note": series.note,
         "retention": series.retention,
-        "stagingretention": 10,
+        "stagingretention": series.stagingretention,
         "unitsize": series.unitsize,
         "archive": series.archive,
         "tapegroup": series.tapegroup,
         "primekeys": list(series.primekeys),
         "primekeysinfo": pk_info,
-        "dbindex": list(series.primekeys),
+        "dbindex": list(series.dbindex or series.primekeys),
         "keywords": keywords,
         "segments": segments,
         "links": [{"name": ln.name, "target": ln.target, "kind": ln.kind, "note": ln.note} for ln in series.links],
@@ -96,6 +100,17 @@ def _edge_record(series: SeriesDef, slot: int, *, first: bool) -> Record | None:
 def rs_summary(rs: RecordSet, limit: int, started: float) -> dict[str, Any]:
     """The ``op=rs_summary`` document."""
     return {"count": rs.count(limit), "runtime": round(time.monotonic() - started, 3), "status": 0}
+
+
+def _constant_text(kw: KeywordDef | None) -> str | None:
+    """The text every record shows for ``kw`` when it does not vary (a fixed value or MISSING)."""
+    if kw is None:
+        return None
+    if kw.value is not None:
+        return kw.defval
+    if not is_modelled(kw):
+        return "MISSING"
+    return None
 
 
 def _keyword_fn(series: SeriesDef, name: str, file_size: int) -> Callable[[Record], Any]:
@@ -172,7 +187,11 @@ def rs_list_chunks(rs: RecordSet, keys: list[str], segs: list[str], links: list[
         kw = series.keyword(name)
         shown = kw.name if kw is not None and name.upper() != "DATE-OBS" else name
         yield ("," if i else "") + '{"name":' + json.dumps(shown) + ',"values":['
-        yield from _column(rs, limit, _keyword_fn(series, name, file_size))
+        constant = _constant_text(kw)
+        if constant is not None:
+            yield from _repeat(constant, count)
+        else:
+            yield from _column(rs, limit, _keyword_fn(series, name, file_size))
         yield "]}"
     yield '],"segments":['
     for i, name in enumerate(s for s in segs if s not in ("**ALL**", "**NONE**")):

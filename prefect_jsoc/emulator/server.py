@@ -12,13 +12,14 @@ import shutil
 import socket
 import tempfile
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
-from .app import EmulatorState, create_app
+from .app import LOG_SIZE, EmulatorState, create_app
 from .config import RUNTIME_KNOBS, EmulatorConfig
 from .exports import ExportManager, IdAllocator
 from .faults import FaultInjector
@@ -62,6 +63,7 @@ class JsocEmulator:
         self._faults = FaultInjector(cfg.seed)
         self._ids = IdAllocator(data_dir / "state" / "request-serial")
         self._store = FileStore(data_dir)
+        self._log: deque[dict[str, Any]] = deque(maxlen=LOG_SIZE)  # kept across restart(), like the stats
         self._state: EmulatorState | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -106,7 +108,11 @@ class JsocEmulator:
             shutil.rmtree(self._config.data_dir, ignore_errors=True)
 
     def restart(self) -> None:
-        """Stop and start again on the same port, forgetting every export (ids are never reused)."""
+        """Stop and start again on the same port, forgetting every export (ids are never reused).
+
+        The stats and the request log are kept (``reset()`` clears them), so a test can still read
+        what happened before the restart.
+        """
         self.stop()
         self._state = None
         self.start()
@@ -146,7 +152,7 @@ class JsocEmulator:
             self._state = EmulatorState(
                 config=self._config, stats=self._stats, faults=self._faults,
                 exports=ExportManager(self._current_config, self._stats, self._ids, self._faults),
-                store=self._store,
+                store=self._store, log=self._log,
             )
         sock = socket.socket(socket.AF_INET6 if ":" in self._config.host else socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -237,20 +243,30 @@ class JsocEmulator:
     def reset(self) -> None:
         """Zero the counters and clear the request log (``POST /_emulator/reset``)."""
         self._stats.reset()
-        if self._state is not None:
-            self._call(self._state.log.clear)
+        self._call(self._log.clear)
 
     def log(self) -> list[dict[str, Any]]:
-        """Recent requests, oldest first, same document as ``GET /_emulator/log``.
+        """The last 10,000 requests, oldest first; the same document as ``GET /_emulator/log``.
 
-        Each entry has ``t`` (Unix time of arrival), ``kind`` (``CGI``, ``GET`` or ``HEAD``),
-        ``what`` (e.g. ``jsoc_fetch:exp_status`` or the file path) and ``fault`` (the fault
-        injected into a CGI reply, e.g. ``http_503``, or None).
+        Every entry has:
+
+        * ``t``: Unix time of arrival (float, microsecond resolution) and ``at``, the same instant
+          as ISO-8601 UTC with milliseconds (``"2025-11-25T10:00:00.123Z"``);
+        * ``kind``: ``CGI``, ``GET`` or ``HEAD``;
+        * ``what``: the CGI and op (``jsoc_fetch:exp_request``) or the file path;
+        * ``fault``: the fault injected into a CGI reply (``http_503``, ``http_500``, ``bad_json``)
+          or None.
+
+        CGI entries with an ``op`` parameter carry ``op``. ``jsoc_fetch`` entries answered without
+        a fault also carry ``status`` (the JSOC status of the reply), ``requestid`` (or None),
+        ``email`` and ``email_digest`` (of the notify address, or of the export's owner for
+        ``exp_status``), ``completes_at`` (Unix time the export completes, or None) and
+        ``t_reply``; ``exp_request`` entries add ``outcome``: ``created``, ``duplicate`` (the id of
+        an existing export), ``quick`` or ``refused``.
+
+        The log survives :meth:`restart`; :meth:`reset` clears it.
         """
-        if self._state is None:
-            return []
-        state = self._state
-        return self._call(lambda: [dict(e) for e in state.log])
+        return self._call(lambda: [dict(e) for e in self._log])
 
     def forget_exports(self) -> None:
         """Drop every export the server knows (request ids are still never reused)."""

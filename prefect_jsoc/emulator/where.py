@@ -156,7 +156,7 @@ class _Parser:
             raise WhereError(f"syntax error at or near \"{text}\"")
         if kw.type == "time":
             try:
-                return parse_time(text, kw.units if kw.units in ("TAI", "UTC") else "TAI")
+                return parse_time(text, "UTC" if kw.units in ("ISO", "UTC") else "TAI")
             except TimeParseError as exc:
                 raise WhereError(f'invalid input syntax for type double precision: "{text}"') from exc
         if kw.is_numeric:

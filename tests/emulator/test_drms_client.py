@@ -47,7 +47,7 @@ def test_info_keys_and_pkeys(client: drms.Client) -> None:
 def test_series_struct_shape(emu: JsocEmulator) -> None:
     doc = cgi(emu, "jsoc_info", op="series_struct", ds="hmi.m_45s")
     assert doc["status"] == 0 and isinstance(doc["status"], int)
-    assert doc["primekeysinfo"] == [{"name": "T_REC", "slotted": 1, "step": "45"}, {"name": "CAMERA", "slotted": 0}]
+    assert doc["primekeysinfo"] == [{"name": "T_REC", "slotted": 1, "step": "45.0"}, {"name": "CAMERA", "slotted": 0}]
     assert doc["Interval"]["FirstRecord"].startswith("hmi.M_45s[2010.05.01_00:00:00_TAI]")
     assert isinstance(doc["Interval"]["LastRecnum"], int)
     assert doc["links"] == [] and doc["segments"][0]["dims"] == "181x181"

@@ -83,7 +83,7 @@ def test_staged_as_is_and_filenamefmt(client: drms.Client, emu: JsocEmulator, tm
     assert req.keywords == f"{req.dir}/{req.id}.keywords.txt"
     status, _, body = fetch(emu.url + req.keywords.lstrip("/"))
     lines = body.decode().splitlines()
-    assert status == 200 and lines[0].startswith("RECORD\tT_REC\tWAVELNTH") and len(lines) == 3
+    assert status == 200 and lines[0].startswith("RECORD\tT_REC\tT_OBS\tWAVELNTH") and len(lines) == 3
     res = req.download(str(tmp_path))
     for path in res.download:
         with fits.open(path) as hdul:

@@ -1,10 +1,13 @@
-"""Record-set parsing, slotted time semantics and record identity (no server needed)."""
+"""Record-set parsing, slotted time semantics and record identity, and comma-separated value sets
+through the server and the unmodified drms client."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+from drms.exceptions import DrmsQueryError
 
 from prefect_jsoc.emulator.catalog import SHARP_SEGMENTS, find_series
 from prefect_jsoc.emulator.drmstime import format_drms, parse_duration, parse_time, tai_from_calendar
@@ -18,6 +21,8 @@ from prefect_jsoc.emulator.records import (
     sums_dir,
 )
 from prefect_jsoc.emulator.recordset import RecordSetError, parse_recordset
+
+from .helpers import EMAIL, cgi
 
 
 def names(ds: str) -> list[str]:
@@ -190,3 +195,152 @@ def test_interval_spans_whole_catalogue() -> None:
     rs = parse_recordset("hmi.m_45s[2014.01.01/52d]")
     assert rs.count() == 52 * 1920
     assert tai_from_calendar(2014, 1, 1) > rs.series.first
+
+
+# --- comma-separated value sets (DRMS's <ValueRangeSet> {',' ...}) ---------------------------
+
+DAY1 = "2014.01.01_00:00:35_TAI/3m"
+DAY2 = "2014.01.02_00:00:35_TAI/3m"
+
+
+def test_time_items_are_a_union_in_record_order() -> None:
+    one, two = names(f"hmi.m_45s[{DAY1}]"), names(f"hmi.m_45s[{DAY2}]")
+    assert len(one) == len(two) == 4
+    assert names(f"hmi.m_45s[{DAY1},{DAY2}]") == one + two
+    assert names(f"hmi.m_45s[{DAY2},{DAY1}]") == one + two  # item order does not matter
+    # Overlapping items: a record matched twice is selected once.
+    overlap = names("hmi.m_45s[2014.01.01_00:00:00_TAI/3m,2014.01.01_00:01:30_TAI/3m]")
+    assert overlap == sorted(set(overlap)) and len(overlap) == 6
+    dashed = names("hmi.m_45s[2014.01.01_00:00:35_TAI-2014.01.01_00:03:35_TAI,"
+                   "2014.01.02_00:00:35_TAI-2014.01.02_00:03:35_TAI]")
+    assert dashed == names("hmi.m_45s[2014.01.01_00:00:35_TAI-2014.01.01_00:03:35_TAI]") + \
+        names("hmi.m_45s[2014.01.02_00:00:35_TAI-2014.01.02_00:03:35_TAI]")
+    iso = names("aia.lev1_euv_12s[2014-01-01T00:00:00Z-2014-01-01T00:00:30Z,2014-01-02T00:00:00Z/30s][171]")
+    assert len(iso) == 3 + 2 and iso[0] < iso[-1]
+
+
+def test_each_time_item_has_its_own_cadence() -> None:
+    got = names("hmi.m_45s[2014.01.01_00:00:00_TAI/6m@90s,2014.01.02_00:00:00_TAI/3m]")
+    assert len(got) == 4 + 4
+    assert [n[21:29] for n in got[:4]] == ["00:00:00", "00:01:30", "00:03:00", "00:04:30"]
+    assert [n[21:29] for n in got[4:]] == ["00:00:00", "00:00:45", "00:01:30", "00:02:15"]
+
+
+def test_first_last_and_single_values_mix_with_ranges() -> None:
+    got = names("hmi.m_720s[^,2014.01.01_00:00:00_TAI,$]")
+    assert len(got) == 3 and got[0] == names("hmi.m_720s[^]")[0] and got[-1] == names("hmi.m_720s[$]")[0]
+
+
+def test_integer_items_in_the_other_prime_key() -> None:
+    day = "2014.11.30_00:00:00_TAI"
+    harps = sorted({r.key for r in parse_recordset(f"hmi.sharp_720s[][{day}]").records()})
+    wanted = [h for h in harps if 4860 <= h <= 4866]
+    assert [r.key for r in parse_recordset(f"hmi.sharp_720s[4860-4866][{day}]").records()] == wanted
+    both = parse_recordset(f"hmi.sharp_720s[4866,4860-4862,4861][{day}]")
+    assert [r.key for r in both.records()] == [h for h in harps if h in (4860, 4861, 4862, 4866)]
+    skipped = parse_recordset(f"hmi.sharp_720s[4860-4866@3][{day}]")
+    assert [r.key for r in skipped.records()] == [h for h in harps if h in (4860, 4863, 4866)]
+    counted = parse_recordset(f"hmi.sharp_720s[4860/3][{day}]")  # v/n is [v, v+n)
+    assert [r.key for r in counted.records()] == [h for h in harps if h in (4860, 4861, 4862)]
+    wl = "aia.lev1_euv_12s[2014-01-01T00:00:01Z]"
+    assert [r.key for r in parse_recordset(wl + "[193,171]").records()] == [171, 193]
+    assert [r.key for r in parse_recordset(wl + "[WAVELNTH=304,94]").records()] == [94, 304]
+    assert [r.key for r in parse_recordset(wl + "[^,$]").records()] == [94, 335]
+    ranged = parse_recordset("hmi.sharp_720s[3853-3871][2014.01.01/1d]").count()
+    assert ranged > 0 and ranged == sum(
+        parse_recordset(f"hmi.sharp_720s[{h}][2014.01.01/1d]").count() for h in range(3853, 3872))
+
+
+def test_counting_agrees_with_listing_for_lists() -> None:
+    for ds in (f"hmi.m_45s[{DAY1},{DAY2}]", "hmi.m_45s[2014.01.01/1h@5m,2014.01.01_00:30/1h@2m]",
+               "aia.lev1_euv_12s[2014.01.01/1m,2014.01.01_00:00:30/1m][94,171-211]",
+               "hmi.sharp_720s[4860,4864-4870@2][2014.11.29/6h,2014.11.30/1h]"):
+        rs = parse_recordset(ds)
+        listed = list(rs.records())
+        assert rs.count() == len(listed) == len(set(listed)), ds
+
+
+def test_named_filters_keep_the_position_and_repeated_keys_narrow() -> None:
+    # DRMS fills unnamed filters in prime-key order, whatever named ones come before.
+    assert parse_recordset(f"hmi.m_45s[CAMERA=2][{DAY1}]").count() == 4
+    assert parse_recordset(f"hmi.m_45s[{DAY1},{DAY2}][T_REC={DAY2}]").count() == 4
+
+
+@pytest.mark.parametrize(
+    "ds",
+    [
+        "hmi.m_45s[2014.01.01_00:00:35_TAI/3m,,2014.01.02_00:00:35_TAI/3m]",  # empty item
+        "hmi.m_45s[2014.01.01_00:00:35_TAI/3m,]",  # trailing comma
+        "hmi.m_45s[,2014.01.01_00:00:35_TAI/3m]",  # leading comma
+        "hmi.m_45s[,]",
+        "hmi.m_45s[2014.01.01_00:00:35_TAI/3m, ,2014.01.02_00:00:35_TAI/3m]",
+        "hmi.m_45s[2014.01.01_00:00:35_TAI@90s]",  # a cadence needs a range
+        "hmi.m_45s[^@90s]",
+        "hmi.m_45s[2014.01.01_00:00:35_TAI/10min]",  # DRMS units are one letter
+        "hmi.m_45s[2014.01.01_00:00:35_TAI/3]",
+        "hmi.m_45s[2014.01.01/1h@10s]",  # cadence rounds to zero slots
+        "hmi.m_45s[2014.01.01/1h,tomorrow]",  # one malformed item spoils the set
+        "hmi.m_45s[T_REC=]",
+        "aia.lev1_euv_12s[2014.01.01/1m][171.0]",  # an integer key takes integers
+        "aia.lev1_euv_12s[2014.01.01/1m][171,]",
+        "hmi.sharp_720s[4864-][2014.11.30]",
+        "hmi.sharp_720s[4864-4870@0][2014.11.30]",
+        "hmi.sharp_720s[4864-4870@x][2014.11.30]",
+    ],
+)
+def test_malformed_value_sets_are_refused(ds: str) -> None:
+    with pytest.raises(RecordSetError) as info:
+        parse_recordset(ds)
+    assert info.value.kind == "subset"
+    assert "{" not in info.value.subset and info.value.subset.startswith(ds.split("[")[0])
+
+
+# --- the same through the server and the unmodified drms client -------------------------------
+
+PACKED = f"hmi.m_45s[{DAY1},{DAY2}]"
+
+
+def test_drms_query_and_summary_of_a_packed_record_set(client, emu) -> None:  # type: ignore[no-untyped-def]
+    packed = client.query(PACKED + "{magnetogram}", key="T_REC", seg="magnetogram")
+    one = client.query(f"hmi.m_45s[{DAY1}]", key="T_REC")
+    two = client.query(f"hmi.m_45s[{DAY2}]", key="T_REC")
+    keys, segs = packed
+    assert list(keys.T_REC) == list(one.T_REC) + list(two.T_REC)
+    assert len(set(segs.magnetogram)) == 8
+    assert cgi(emu, "jsoc_info", op="rs_summary", ds=PACKED)["count"] == 8
+    swapped = client.query(f"hmi.m_45s[{DAY2},{DAY1}]", key="T_REC")
+    assert list(swapped.T_REC) == list(keys.T_REC)
+
+
+def test_drms_export_of_a_packed_record_set_and_its_duplicate(client, emu, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    req = client.export(PACKED + "{magnetogram}", method="url", protocol="fits")
+    assert req.wait(timeout=20, sleep=0.1)
+    files = list(req.data.filename)
+    assert len(files) == 8 and files == sorted(files)
+    assert [f[10:25] for f in files[:1] + files[4:5]] == ["20140101_000045", "20140102_000045"]
+    got = req.download(str(tmp_path))
+    assert len(got) == 8 and all(Path(p).stat().st_size > 0 for p in got.download)
+    # The same records asked for with the items in another order, after the first one is done:
+    # JSOC's 24 h duplicate check is over the canonical record list, so the id comes back.
+    again = client.export(f"hmi.m_45s[{DAY2},{DAY1}]{{magnetogram}}", method="url", protocol="fits")
+    assert again.id == req.id and again.status == 2
+    stats = emu.stats()
+    assert stats["exports_created"] == 1 and stats["exports_duplicate"] == 1
+
+
+@pytest.mark.parametrize(
+    "filt", ["[2014.01.01_00:00:35_TAI/3m,,2014.01.02_00:00:35_TAI/3m]", "[2014.01.01_00:00:35_TAI/3m,]", "[,]",
+             "[2014.01.01_00:00:35_TAI@90s]"],
+)
+def test_server_refuses_malformed_lists_as_jsoc_does(emu, client, filt: str) -> None:  # type: ignore[no-untyped-def]
+    ds = f"hmi.m_45s{filt}"
+    # jsoc_info cannot open the records and says so as it does for a missing series.
+    assert cgi(emu, "jsoc_info", op="rs_list", ds=ds, key="T_REC") == \
+        {"status": 1, "error": " jsoc_info: series not found."}
+    assert cgi(emu, "jsoc_info", op="rs_summary", ds=ds) == {"status": 1, "error": "series not found"}
+    with pytest.raises(DrmsQueryError):
+        client.query(ds, key="T_REC")
+    reply = cgi(emu, "jsoc_fetch", op="exp_request", ds=ds + "{magnetogram}", notify=EMAIL, method="url",
+                protocol="fits")
+    assert reply == {"status": 4, "error": f"Bad record-set subset specification '{ds}'.\n"}
+    assert emu.stats()["exports_submitted"] == 0

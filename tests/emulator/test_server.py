@@ -147,3 +147,40 @@ def test_stats_downloads_gauge_returns_to_zero(emu: JsocEmulator) -> None:
         fetch(emu.url + path.lstrip("/"))
     wait_for(lambda: emu.stats()["downloads_now"] == 0)
     assert emu.stats()["requests"]["file:GET"] == len(doc["segments"][0]["values"]) == 3
+
+
+def _emulator_app():  # type: ignore[no-untyped-def]
+    import typer
+
+    from prefect_jsoc.emulator.cli import emulator_command
+
+    app = typer.Typer(add_completion=False)
+    app.command(name="emulator")(emulator_command)
+    return app
+
+
+def test_cli_help_shows_every_option_name_whole_at_80_columns() -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    app = _emulator_app()
+    names = [opt for param in typer.main.get_command(app).params for opt in param.opts]
+    assert "--max-pending-per-email" in names and len(names) > 20
+    done = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "80", "TERMINAL_WIDTH": "80"})
+    assert done.exit_code == 0
+    lines = done.output.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    words = {word for line in lines for word in line.replace("│", " ").split()}
+    assert [n for n in names if n not in words] == []
+
+
+def test_cli_port_in_use_is_one_error_line(emu: JsocEmulator) -> None:
+    from typer.testing import CliRunner
+
+    done = CliRunner().invoke(_emulator_app(), ["--port", str(emu.port)])
+    assert done.exit_code == 1
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert lines == [f"error: port {emu.port} on 127.0.0.1 is already in use; choose another with --port N "
+                     "(--port 0 picks a free one)."]
+    bad = CliRunner().invoke(_emulator_app(), ["--fail-rate", "2"])
+    assert bad.exit_code == 2 and bad.stderr.startswith("error: fail_rate must be between 0 and 1")
