@@ -1,7 +1,8 @@
 """prefect-jsoc: restart-safe, observable Prefect tasks and flows for JSOC (SDO/HMI/AIA) data.
 
-Prefect imports this package as a collection (to register the ``JsocSettings`` block), so only the
-settings are imported eagerly; everything else loads on first use.
+Importing the package is light (the emulator's command and test plugin need nothing else): every
+name loads on first use. Prefect registers the ``JsocSettings`` block through the collection entry
+point, which names :mod:`prefect_jsoc.settings`.
 
 Example:
     ```python
@@ -18,7 +19,6 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from prefect_jsoc._log import keep_plain_calls_quiet
-from prefect_jsoc.settings import JsocSettings
 
 __all__ = [
     "Cutout",
@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 _LAZY = {
+    "JsocSettings": "prefect_jsoc.settings",
     "Cutout": "prefect_jsoc.query",
     "JsocQuery": "prefect_jsoc.query",
     "KeywordFilter": "prefect_jsoc.query",
@@ -67,10 +68,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from prefect_jsoc.errors import JsocError, JsocTransientError, JsocValidationError
     from prefect_jsoc.models import DownloadResult, ExportHandle, ExportManifest, ManifestFile, SearchResult
     from prefect_jsoc.query import Cutout, JsocQuery, KeywordFilter, or_queries, split_interval
+    from prefect_jsoc.settings import JsocSettings
     from prefect_jsoc.tasks import await_export, download, search, stage, validate
-
-
-keep_plain_calls_quiet()  # a plain task call (a notebook's ``search(q)``) prints only what matters
 
 
 def __getattr__(name: str) -> Any:
@@ -78,7 +77,7 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'prefect_jsoc' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
-    keep_plain_calls_quiet()  # the import may have configured Prefect's logging, or imported drms
+    keep_plain_calls_quiet()  # a plain task call (a notebook's ``search(q)``) prints only what matters
     globals()[name] = value
     return value
 

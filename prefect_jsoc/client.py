@@ -427,6 +427,12 @@ class JsocClient:
             return d
         msg = str(d.get("error") or "DRMS query failed.").strip()
         low = msg.lower()
+        if "series_struct" not in what and "series not found" in low:
+            # jsoc_info answers "series not found" whenever it cannot open the records of a record set
+            raise InvalidRecordSetError(
+                f"JSOC could not open the record set {ds!r} (it said {msg!r}). Check the prime-key values, "
+                "ranges and filters."
+            )
         if "series not found" in low or "does not exist" in low:
             raise UnknownSeriesError(f"The series in {ds!r} does not exist on the server: JSOC said {msg!r}.")
         if "record-set" in low or "recordset" in low or "record set" in low or "syntax" in low:

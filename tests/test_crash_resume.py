@@ -44,7 +44,7 @@ def test_killed_while_awaiting_resumes_with_the_same_request_id(emu, isolated_st
         PREFECT_API_URL=str(PREFECT_API_URL.value()),
         PREFECT_JSOC_SERVER_URL=emu.url,
         PREFECT_JSOC_EMAIL=EMAIL,
-        PREFECT_JSOC_STATE_DIR=str(isolated_state_dir),
+        PREFECT_RESULTS_LOCAL_STORAGE_PATH=str(isolated_state_dir),
     )
 
     first = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE,

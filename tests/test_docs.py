@@ -26,7 +26,7 @@ The rules:
 - **Environment (the fixture).** One emulator and the session's Prefect API (``prefect_harness``) serve
   every example. Each file gets a scratch working directory that looks like the repository root
   (its top-level entries are symlinked in; ``. .venv/bin/activate`` puts this interpreter on
-  ``PATH``), its own Prefect result store and ``PREFECT_JSOC_STATE_DIR``. The examples see
+  ``PATH``), its own Prefect result store. The examples see
   ``PREFECT_JSOC_SERVER_URL=<emulator>``, ``PREFECT_JSOC_EMAIL=docs@example.com`` (every address at
   example.com and example.org is registered at the emulator) and ``PREFECT_API_URL=<test API>``.
   The docs write the emulator as ``127.0.0.1:8431`` (``--port 8431``) and a Prefect server as
@@ -183,7 +183,6 @@ class DocSession:
             "PREFECT_API_URL": api_url,
             "PREFECT_JSOC_SERVER_URL": emulator_url,
             "PREFECT_JSOC_EMAIL": DOCS_EMAIL,
-            "PREFECT_JSOC_STATE_DIR": str(scratch / "jsoc-state"),
             "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(scratch / "prefect-results"),
             "PREFECT_JSOC_TASK_RETRY_DELAY": "0.2",
             "PARFIVE_HIDE_PROGRESS": "1",

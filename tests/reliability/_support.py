@@ -136,7 +136,7 @@ def query_specs(*blocks: tuple[str, str, str]) -> list[dict[str, str]]:
 
 class FetchProcess:
     """``_fetch_script.py`` running ``jsoc_fetch`` in a real subprocess, sharing the test's Prefect
-    API, result store and ``PREFECT_JSOC_STATE_DIR`` (all passed through the environment)."""
+    API and result store (passed through the environment)."""
 
     def __init__(self, emu: JsocEmulator, path: Path, specs: list[dict[str, Any]], **env: str) -> None:
         from prefect.settings import PREFECT_API_URL
@@ -150,7 +150,7 @@ class FetchProcess:
             PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW="ignore",
             **env,
         )
-        assert self.env["PREFECT_JSOC_STATE_DIR"] and self.env["PREFECT_RESULTS_LOCAL_STORAGE_PATH"]
+        assert self.env["PREFECT_RESULTS_LOCAL_STORAGE_PATH"]
         self.args = [sys.executable, str(FETCH_SCRIPT), str(path), json.dumps(specs)]
         self.proc: subprocess.Popen[str] | None = None
 

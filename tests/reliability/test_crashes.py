@@ -1,7 +1,7 @@
 """A fetch killed with SIGKILL resumes: same request ids, only missing files, complete and valid.
 
 Each test starts ``_fetch_script.py`` (a real ``jsoc_fetch`` flow run) in a subprocess that shares
-the test's Prefect API, result store and ``PREFECT_JSOC_STATE_DIR``, SIGKILLs it at a moment found
+the test's Prefect API and result store, SIGKILLs it at a moment found
 by polling the emulator's stats and the download directory (never a fixed sleep), then runs the
 same fetch again in the test process and checks what the emulator saw.
 """

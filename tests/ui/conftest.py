@@ -74,7 +74,6 @@ def _run_flow(server: PrefectServer, kind: str, base: Path) -> dict[str, Any]:
     env = server.env(
         PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         PREFECT_RESULTS_LOCAL_STORAGE_PATH=str(base / "results"),
-        PREFECT_JSOC_STATE_DIR=str(base / "jsoc-state"),
     )
     started = time.monotonic()
     done = run_in_subprocess(
