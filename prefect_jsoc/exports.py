@@ -288,7 +288,7 @@ def stage_export(
             f"{refused[-1] if refused else ''} Wait for the other exports of this e-mail, or raise export_timeout."
         )
 
-    lease = acquire_export_slot(settings, limit, label=unit.label, sleep=sleep)
+    lease = acquire_export_slot(settings, limit, label=unit.label)
     try:
         reply = poll_until(submit_once, first_delay=0, then=SECOND_POLL, maximum=settings.poll_interval,
                            timeout=settings.export_timeout, on_timeout=waited_too_long, sleep=sleep)

@@ -177,6 +177,15 @@ class _Renewal:
 
 _renewals: dict[str, _Renewal] = {}
 _renewals_lock = threading.Lock()
+#: Signalled whenever this process gives slots back, so its own waiters try again at once instead
+#: of at their next poll (waiters on other hosts poll).
+_freed = threading.Condition()
+_asking = threading.Lock()
+
+
+def _sleep_until_freed(seconds: float) -> None:
+    with _freed:
+        _freed.wait(seconds)
 
 
 def acquire_slots(
@@ -187,7 +196,7 @@ def acquire_slots(
     timeout: float,
     max_hold: float,
     waiting_message: str = "",
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> str:
     """Take ``occupy`` slots of the limit ``limit`` (created with ``size`` slots); return the lease id.
 
@@ -201,7 +210,7 @@ def acquire_slots(
         timeout: Give up after waiting this many seconds for free slots.
         max_hold: Release the slots by themselves after this many seconds.
         waiting_message: Logged once when the slots are not free at once.
-        sleep: Sleep function between polls.
+        sleep: Sleep function between polls (default: a sleep that a release in this process ends).
 
     Raises:
         JsocSlotTimeout: When the slots did not become free within ``timeout``.
@@ -214,19 +223,27 @@ def acquire_slots(
     started = time.monotonic()
     announced: list[bool] = []
 
+    def busy() -> None:
+        if waiting_message and not announced:
+            get_logger().info(waiting_message)
+            announced.append(True)
+
     def take() -> str | None:
         try:
-            with get_client(sync_client=True) as client:
+            # Look before asking, one thread of this process at a time: a refused request still writes
+            # to the server's database (its "denied slots" count), and on SQLite two writes that meet
+            # cost a 503 and the Prefect client's 2 s retry.
+            with _asking, get_client(sync_client=True) as client:
+                current = client.read_global_concurrency_limit_by_name(limit)
+                if current.active_slots + occupy > current.limit:
+                    return busy()
                 reply = client.increment_concurrency_slots_with_lease(
                     names=[limit], slots=occupy, mode="concurrency", lease_duration=SLOT_LEASE_SECONDS
                 ).json()
         except Exception as exc:
             if _status(exc) != 423:
                 raise JsocLimitError(f"Could not take a slot of the Prefect limit {limit!r}: {exc}") from exc
-            if waiting_message and not announced:
-                get_logger().info(waiting_message)
-                announced.append(True)
-            return None
+            return busy()
         if not reply.get("limits"):
             raise JsocLimitError(f"The Prefect limit {limit!r} does not exist although it was just created.")
         return str(reply["lease_id"])
@@ -239,7 +256,7 @@ def acquire_slots(
         )
 
     lease_id = poll_until(take, first_delay=0, then=_POLL_FIRST, maximum=_POLL_MAX, timeout=timeout,
-                          on_timeout=timed_out, sleep=sleep)
+                          on_timeout=timed_out, sleep=sleep or _sleep_until_freed)
     if announced:
         get_logger().info("Got the slot after %.1f s.", time.monotonic() - started)
     with _renewals_lock:
@@ -263,6 +280,8 @@ def release_slots(lease_id: str | None) -> None:
             client.release_concurrency_slots_with_lease(UUID(lease_id))
     except Exception as exc:
         get_logger().warning("Could not give back JSOC slot %s (it expires within a minute): %s", lease_id, exc)
+    with _freed:
+        _freed.notify_all()
 
 
 def export_limit(settings: JsocSettings, email_address: str) -> str:
@@ -271,7 +290,7 @@ def export_limit(settings: JsocSettings, email_address: str) -> str:
 
 
 def acquire_export_slot(settings: JsocSettings, limit: str, *, label: str = "",
-                        sleep: Callable[[float], None] = time.sleep) -> str:
+                        sleep: Callable[[float], None] | None = None) -> str:
     """Take one pending-export slot; ``stage`` calls it just before submitting.
 
     Args:
