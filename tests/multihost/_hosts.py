@@ -59,6 +59,8 @@ class HostRun:
         self.download_dir = host.data / name
         self._out = open(self.out_path, "w")  # noqa: SIM115 - closed in close()
         self._err = open(self.err_path, "w")  # noqa: SIM115
+        self.launched_at = time.monotonic()
+        self.ready_seconds: float | None = None
         self.proc = subprocess.Popen(
             [sys.executable, str(HOST_SCRIPT), str(self.download_dir), json.dumps(blocks)],
             env=host.env, cwd=host.root, stdin=subprocess.PIPE, stdout=self._out, stderr=self._err,
@@ -77,6 +79,7 @@ class HostRun:
             return "READY" in self._lines()
 
         wait_until(ready, timeout, f"host {self.host.name} to be ready")
+        self.ready_seconds = time.monotonic() - self.launched_at
 
     def go(self) -> None:
         """Start the fetch."""
@@ -189,7 +192,7 @@ class Host:
                         kill(pid, signal.SIGKILL)
                     except (ProcessLookupError, PermissionError):
                         pass
-            stop_group(proc, grace=10)
+            stop_group(proc, grace=3)
 
 
 def _descendants(pid: int) -> list[int]:

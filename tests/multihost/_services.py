@@ -65,8 +65,15 @@ class PrefectServer:
         self.startup_seconds = 0.0
         self._proc: subprocess.Popen | None = None
         self._log: Any = None
+        self._started_at = 0.0
 
     def __enter__(self) -> PrefectServer:
+        self.start()
+        self.wait_ready()
+        return self
+
+    def start(self) -> None:
+        """Launch the server without waiting for it (see :meth:`wait_ready`)."""
         self.home.mkdir(parents=True, exist_ok=True)
         env = base_env(
             HOME=str(self.home),
@@ -78,20 +85,22 @@ class PrefectServer:
             PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false",
             PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS=str(REPOSSESSOR_LOOP_SECONDS),
         )
-        started = time.monotonic()
+        self._started_at = time.monotonic()
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in __exit__
         self._proc = subprocess.Popen(
             [*prefect_command(), "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
             env=env, cwd=self.home, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+    def wait_ready(self) -> None:
+        """Wait until ``/api/health`` answers (the database is migrated by then); stop it on failure."""
         try:
             wait_until(self._healthy, self.startup_timeout, f"the Prefect server on {self.api_url}", 0.5)
         except BaseException as exc:
             self.__exit__(None, None, None)
             raise RuntimeError(f"{exc}\n--- server log ---\n{_log_tail(self.log_path)}") from exc
-        self.startup_seconds = time.monotonic() - started
-        return self
+        self.startup_seconds = time.monotonic() - self._started_at
 
     def _healthy(self) -> bool:
         assert self._proc is not None
@@ -134,6 +143,12 @@ class EmulatorProcess:
         self._files: list[Any] = []
 
     def __enter__(self) -> EmulatorProcess:
+        self.start()
+        self.wait_ready()
+        return self
+
+    def start(self) -> None:
+        """Launch the emulator without waiting for it (see :meth:`wait_ready`)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         cli = Path(sys.executable).with_name("prefect-jsoc")
         cmd = [str(cli)] if cli.exists() else [sys.executable, "-m", "prefect_jsoc.cli"]
@@ -147,12 +162,20 @@ class EmulatorProcess:
             cmd, env=base_env(HOME=str(self.workdir), TMPDIR=str(self.workdir)), cwd=self.workdir,
             stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True,
         )
+
+    def wait_ready(self) -> None:
+        """Wait until the emulator prints its URL; stop it on failure."""
         try:
             self.url = wait_until(self._announced_url, self.startup_timeout, "the emulator's URL", 0.1)
         except BaseException as exc:
             self.__exit__(None, None, None)
             raise RuntimeError(f"{exc}\n--- emulator log ---\n{_log_tail(self.log_path)}") from exc
-        return self
+
+    def reset(self) -> None:
+        """``POST /_emulator/reset?exports=1``: zero the stats, clear the log, forget every export."""
+        request = urllib.request.Request(self.url.rstrip("/") + "/_emulator/reset?exports=1", method="POST")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
 
     def _announced_url(self) -> str | None:
         assert self._proc is not None

@@ -4,7 +4,7 @@ Everything is started by the tests and stopped at teardown, each service in its 
 
 * ``postgres`` (session): a throw-away PostgreSQL cluster on loopback (skips when none is installed);
 * ``prefect_server`` (session): ``prefect server start`` on that database;
-* ``jsoc_emulator_process`` (module): ``prefect-jsoc emulator --export-delay 3 --max-pending-per-email 1``;
+* ``jsoc_emulator_process`` (session): ``prefect-jsoc emulator --export-delay 3 --max-pending-per-email 1``;
 * ``emulator`` (function): that emulator with its stats, log and exports reset for the test;
 * ``shared_env`` (function): the only settings hosts share (Prefect API, JSOC server, an e-mail of its own
   per test, so no limit or pending export carries over from another test);
@@ -15,11 +15,12 @@ Everything is started by the tests and stopped at teardown, each service in its 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
-import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,45 +34,68 @@ from ._services import EXPORT_DELAY, MAX_PENDING_PER_EMAIL, EmulatorProcess, Pre
 FIGURES_ENV = "PREFECT_JSOC_MULTIHOST_FIGURES"
 
 
+@dataclass
+class Services:
+    """The session's shared services (see the module docstring)."""
+
+    postgres: PostgresServer
+    prefect_server: PrefectServer
+    emulator: EmulatorProcess
+
+
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    """A PostgreSQL server on 127.0.0.1 with an empty ``prefect`` database; yields its handle (``.url``)."""
+def multihost_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    """PostgreSQL, a Prefect server on it and the emulator, started side by side (each takes seconds)."""
     bin_dir = find_postgres_bin()
     if bin_dir is None:
         pytest.skip("PostgreSQL is not installed (no initdb/pg_ctl under /usr/lib/postgresql/*/bin); "
                     "install it with: apt-get install -y postgresql (.ci/run does)")
-    with PostgresServer(bin_dir) as server:
-        yield server
+    root = tmp_path_factory.mktemp("multihost-services")
+    with contextlib.ExitStack() as stack:
+        emulator = EmulatorProcess(root / "emulator", export_delay=EXPORT_DELAY,
+                                   max_pending_per_email=MAX_PENDING_PER_EMAIL)
+        stack.push(emulator.__exit__)
+        emulator.start()
+        postgres = stack.enter_context(PostgresServer(bin_dir))
+        server = PrefectServer(postgres.url, root / "prefect-server", root / "prefect-server.log")
+        stack.push(server.__exit__)
+        server.start()
+        emulator.wait_ready()
+        server.wait_ready()
+        print(f"\nMULTIHOST SERVICES PostgreSQL {postgres.version} on port {postgres.port}; Prefect server "
+              f"{server.api_url} healthy after {server.startup_seconds:.1f} s; emulator {emulator.url}")
+        yield Services(postgres, server, emulator)
 
 
 @pytest.fixture(scope="session")
-def prefect_server(postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
-    """``prefect server start`` on the PostgreSQL database; yields its handle (``.api_url``)."""
-    root = tmp_path_factory.mktemp("prefect-server")
-    with PrefectServer(postgres.url, root / "home", root / "server.log") as server:
-        yield server
+def postgres(multihost_services: Services) -> PostgresServer:
+    """A PostgreSQL server on 127.0.0.1 holding the Prefect server's database (``.url``, ``.port``)."""
+    return multihost_services.postgres
 
 
-@pytest.fixture(scope="module")
-def jsoc_emulator_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
+@pytest.fixture(scope="session")
+def prefect_server(multihost_services: Services) -> PrefectServer:
+    """``prefect server start`` on the PostgreSQL database (``.api_url``, ``.log_tail()``)."""
+    return multihost_services.prefect_server
+
+
+@pytest.fixture(scope="session")
+def jsoc_emulator_process(multihost_services: Services) -> EmulatorProcess:
     """The JSOC emulator as its own process: 3 s staging, one pending export per e-mail."""
-    with EmulatorProcess(
-        tmp_path_factory.mktemp("emulator"), export_delay=EXPORT_DELAY, max_pending_per_email=MAX_PENDING_PER_EMAIL,
-    ) as emulator:
-        yield emulator
+    return multihost_services.emulator
 
 
 @pytest.fixture()
 def emulator(jsoc_emulator_process: EmulatorProcess) -> EmulatorProcess:
-    """The module's emulator with zero stats, an empty log and no exports."""
-    request = urllib.request.Request(jsoc_emulator_process.url.rstrip("/") + "/_emulator/reset?exports=1", method="POST")
-    with urllib.request.urlopen(request, timeout=10):
-        pass
+    """The emulator with zero stats, an empty log and no exports (``.stats()``, ``.log()``, ``.url``)."""
+    jsoc_emulator_process.reset()
     return jsoc_emulator_process
 
 
 @pytest.fixture()
-def shared_env(request: pytest.FixtureRequest, prefect_server: PrefectServer, emulator: EmulatorProcess) -> dict[str, str]:
+def shared_env(
+    request: pytest.FixtureRequest, prefect_server: PrefectServer, emulator: EmulatorProcess
+) -> dict[str, str]:
     """What every host of one test shares: the Prefect API, the JSOC server and one e-mail."""
     slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40]
     return {
