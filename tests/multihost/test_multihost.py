@@ -104,6 +104,7 @@ def assert_files_served(emulator: EmulatorProcess, directory: Path, expected: in
 
 
 def failures(*reports: FetchReport) -> list[str]:
+    """``label: error`` of every failed block, for assertion messages."""
     return [f"{b['label']}: {b['error']}" for r in reports for b in r.blocks if b["error"]]
 
 
