@@ -254,10 +254,10 @@ def test_two_workers_running_the_deployments_share_the_limits(
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     # aia-171-hourly-daily-sync for 2014-01-02 (one block: 24 hourly images), and fetch-on-demand with
-    # two blocks that cannot pack: three exports competing for one e-mail's single slot.
+    # four blocks that cannot pack: five exports competing for one e-mail's single slot.
     daily_block = {"series": "aia.lev1_euv_12s", "start": "2014-01-02T00:00:00", "end": "2014-01-03T00:00:00",
                    "end_inclusive": False, "sample": "1h", "wavelength": [171], "segments": ["image"]}
-    on_demand_blocks = unpackable_blocks("2014-01-02T06:00:00", "2014-01-02T06:01:00")[:2]
+    on_demand_blocks = unpackable_blocks("2014-01-02T06:00:00", "2014-01-02T06:01:00")
     workers = {name: hosts(name).start_worker("jsoc-local", f"worker-{name}", limit=1)[1]
                for name in ("host-a", "host-b")}
     with temporary_settings({PREFECT_API_URL: prefect_server.api_url}), get_client(sync_client=True) as client:
