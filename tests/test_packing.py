@@ -92,21 +92,3 @@ def test_a_cached_export_the_server_forgot_is_staged_again_once(emu, settings, t
     assert third.request_ids == second.request_ids  # ...and the cache now points at it
     assert emu.stats()["exports_submitted"] == 2
 
-
-def test_the_next_export_is_submitted_within_two_seconds_of_the_previous_one_completing(emu, settings, tmp_path):
-    emu.configure(export_delay=1.5)
-    two_series = [  # two exports (one per series), one pending at a time
-        JsocQuery(series=s, start="2014-01-01T00:00:00", end="2014-01-01T00:03:00", segments=[seg])
-        for s, seg in (("hmi.M_45s", "magnetogram"), ("hmi.Ic_45s", "continuum"))
-    ]
-    jsoc_fetch(two_series, path=str(tmp_path), settings=settings)
-
-    created = [e for e in emu.log() if e.get("op") == "exp_request" and e.get("outcome") == "created"]
-    assert len(created) == 2 and emu.stats()["refusals_status7"] == 0
-    first, second = created
-    t0 = emu.log()[0]["t"]
-    for e in emu.log():
-        print(round(e["t"] - t0, 2), e.get("op") or e["what"], e.get("status"), e.get("outcome"), round((e.get("completes_at") or t0) - t0, 2))
-    ready = first["completes_at"]  # when JSOC (the emulator) finished the first export
-    assert second["t"] > ready  # never while the first was pending...
-    assert second["t"] - ready < 2.0  # ...and no idle hand-off after it was done
