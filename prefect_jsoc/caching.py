@@ -3,8 +3,8 @@
 ``stage`` is keyed on what is exported (record set, method, protocol, processing) and the server,
 never on the e-mail or the host, so a re-run anywhere that shares Prefect's result storage re-attaches
 to the same request. Concurrent runs of the same key are isolated with Prefect's SERIALIZABLE cache
-isolation and its file-system lock manager, given a hold timeout so that a run killed while holding
-a lock cannot block that key for long. Across hosts the pending-export slot (a Prefect global
+isolation and a Prefect lock manager (files by default), whose locks are given a hold timeout so that
+a run killed while holding one cannot block that key for long. Across hosts the pending-export slot (a Prefect global
 concurrency limit) already serialises one e-mail's submissions, and JSOC answers identical
 requests with the same request id; ``PREFECT_JSOC_LOCK_MANAGER=redis://host:port/db`` switches to
 prefect-redis's lock manager for strict isolation across hosts.
@@ -22,7 +22,9 @@ from typing import Any
 
 from prefect.cache_policies import CachePolicy
 from prefect.locking.filesystem import FileSystemLockManager
+from prefect.locking.protocol import LockManager
 
+from prefect_jsoc.errors import InvalidOptionError
 from prefect_jsoc.models import ExportUnit, SearchResult
 from prefect_jsoc.query import JsocQuery, ValidatedQuery
 from prefect_jsoc.settings import JsocSettings
@@ -31,7 +33,8 @@ __all__ = [
     "SEARCH_CACHE_EXPIRATION",
     "STAGE_CACHE_EXPIRATION",
     "STAGE_CACHE_POLICY",
-    "ExpiringFileSystemLockManager",
+    "ExpiringLocks",
+    "lock_manager",
     "search_key",
     "stage_key",
 ]
@@ -80,15 +83,20 @@ def search_key(context: Any, parameters: dict[str, Any]) -> str:
     return f"jsoc-search-{_KEY_VERSION}-{qkey}-{digest}-{_server(parameters)}"
 
 
-class ExpiringFileSystemLockManager(FileSystemLockManager):
-    """Prefect's file-system lock manager whose locks expire, so a killed holder blocks nobody for long.
+class ExpiringLocks(LockManager):
+    """A Prefect lock manager (file system or Redis) whose locks expire, so a killed holder blocks little.
 
-    Prefect's transactions take locks without a hold timeout, and a lock file left by a killed
-    process would then block its key forever. Only the public lock-manager methods are extended.
+    Prefect's transactions take their lock without a hold timeout, so a lock left by a process that
+    was killed would block its key forever. This wrapper gives every lock :data:`LOCK_HOLD_SECONDS`
+    unless the caller asks for another hold; it uses only the public lock-manager interface.
+
+    Args:
+        inner: The lock manager that stores the locks.
+        hold_seconds: The default hold of a lock.
     """
 
-    def __init__(self, lock_files_directory: Path, hold_seconds: float = LOCK_HOLD_SECONDS) -> None:
-        super().__init__(lock_files_directory)
+    def __init__(self, inner: LockManager, hold_seconds: float = LOCK_HOLD_SECONDS) -> None:
+        self.inner = inner
         self.hold_seconds = hold_seconds
 
     def acquire_lock(self, key: str, holder: str, acquire_timeout: float | None = None,
@@ -96,37 +104,59 @@ class ExpiringFileSystemLockManager(FileSystemLockManager):
         hold = hold_timeout if hold_timeout is not None else self.hold_seconds
         for _ in range(50):
             try:
-                return super().acquire_lock(key, holder, acquire_timeout, hold)
+                return self.inner.acquire_lock(key, holder, acquire_timeout, hold)
             except ValueError:  # read another holder's lock file between its creation and its write
                 time.sleep(0.1)
-        return super().acquire_lock(key, holder, acquire_timeout, hold)
+        return self.inner.acquire_lock(key, holder, acquire_timeout, hold)
 
     async def aacquire_lock(self, key: str, holder: str, acquire_timeout: float | None = None,
                             hold_timeout: float | None = None) -> bool:
-        return self.acquire_lock(key, holder, acquire_timeout, hold_timeout)
+        hold = hold_timeout if hold_timeout is not None else self.hold_seconds
+        return await self.inner.aacquire_lock(key, holder, acquire_timeout, hold)
 
     def release_lock(self, key: str, holder: str) -> None:
         try:
-            super().release_lock(key, holder)
-        except ValueError:  # our lock expired and another run holds the key now: nothing to release
+            self.inner.release_lock(key, holder)
+        except ValueError:  # the lock expired and another run holds the key now: nothing to release
             pass
 
+    def wait_for_lock(self, key: str, timeout: float | None = None) -> bool:
+        return self.inner.wait_for_lock(key, timeout)
 
-def _lock_manager() -> Any:
-    url = os.environ.get("PREFECT_JSOC_LOCK_MANAGER", "").strip()
-    if url.startswith("redis://"):
-        from urllib.parse import urlparse
+    async def await_for_lock(self, key: str, timeout: float | None = None) -> bool:
+        return await self.inner.await_for_lock(key, timeout)
 
-        from prefect_redis.locking import RedisLockManager  # type: ignore[import-not-found]
+    def is_locked(self, key: str) -> bool:
+        return self.inner.is_locked(key)
 
-        parts = urlparse(url)
-        return RedisLockManager(host=parts.hostname or "localhost", port=parts.port or 6379,
-                                db=int((parts.path or "/0").strip("/") or 0), password=parts.password)
+    def is_lock_holder(self, key: str, holder: str) -> bool:
+        return self.inner.is_lock_holder(key, holder)
+
+
+def lock_manager(url: str | None = None) -> ExpiringLocks:
+    """The lock manager of ``stage``: Redis for a ``redis://`` URL, else the file system (one machine).
+
+    Args:
+        url: A ``redis://host:port/db`` URL; default ``PREFECT_JSOC_LOCK_MANAGER``, else files under
+            ``$PREFECT_HOME/prefect-jsoc-locks``.
+
+    Raises:
+        InvalidOptionError: For a URL that is not ``redis://`` or ``rediss://``.
+    """
+    url = (url if url is not None else os.environ.get("PREFECT_JSOC_LOCK_MANAGER", "")).strip()
+    if url.startswith(("redis://", "rediss://")):
+        from prefect_redis.locking import RedisLockManager  # pip install "prefect-jsoc[redis]"
+
+        return ExpiringLocks(RedisLockManager(connection_url=url))
+    if url:
+        raise InvalidOptionError(
+            f"PREFECT_JSOC_LOCK_MANAGER={url!r} is not a redis:// URL; leave it unset to use the file system."
+        )
     from prefect.settings import get_current_settings
 
-    return ExpiringFileSystemLockManager(Path(get_current_settings().home) / "prefect-jsoc-locks")
+    return ExpiringLocks(FileSystemLockManager(Path(get_current_settings().home) / "prefect-jsoc-locks"))
 
 
 STAGE_CACHE_POLICY = CachePolicy.from_cache_key_fn(stage_key).configure(
-    isolation_level="SERIALIZABLE", lock_manager=_lock_manager()
+    isolation_level="SERIALIZABLE", lock_manager=lock_manager()
 )

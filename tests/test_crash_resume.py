@@ -73,18 +73,21 @@ def test_a_stage_lock_left_by_a_killed_process_expires(tmp_path: Path):
     import datetime as dt
     import json
 
-    from prefect_jsoc.caching import LOCK_HOLD_SECONDS, ExpiringFileSystemLockManager
+    from prefect.locking.filesystem import FileSystemLockManager
 
-    manager = ExpiringFileSystemLockManager(tmp_path / "locks")
-    manager.lock_files_directory.mkdir(parents=True)
+    from prefect_jsoc.caching import LOCK_HOLD_SECONDS, ExpiringLocks
+
+    files = FileSystemLockManager(tmp_path / "locks")
+    manager = ExpiringLocks(files)
+    files.lock_files_directory.mkdir(parents=True)
     expired = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)).isoformat()
-    (manager.lock_files_directory / "jsoc-stage-key.lock").write_text(
+    (files.lock_files_directory / "jsoc-stage-key.lock").write_text(
         json.dumps({"holder": "killed-run", "expiration": expired}))
     assert not manager.is_locked("jsoc-stage-key")
     assert manager.acquire_lock("jsoc-stage-key", holder="next-run", acquire_timeout=1)
     assert manager.is_lock_holder("jsoc-stage-key", "next-run")
     # Prefect takes the lock without a hold timeout; ours still expires, so a kill cannot block the key
-    held = json.loads((manager.lock_files_directory / "jsoc-stage-key.lock").read_text())
+    held = json.loads((files.lock_files_directory / "jsoc-stage-key.lock").read_text())
     left = dt.datetime.fromisoformat(held["expiration"]) - dt.datetime.now(dt.timezone.utc)
     assert 0 < left.total_seconds() <= LOCK_HOLD_SECONDS
     manager.release_lock("jsoc-stage-key", "next-run")

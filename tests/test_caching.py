@@ -1,0 +1,106 @@
+"""Isolation of ``stage``: its locks expire, on the file system and on a real Redis server."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from prefect_jsoc.caching import ExpiringLocks, lock_manager
+from prefect_jsoc.errors import InvalidOptionError
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A redis-server of this test only, on loopback (skips where Redis is not installed)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (.ci/run installs it with apt)")
+    port = _free_port()
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    pytest.fail("redis-server did not start")
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def test_a_redis_lock_left_by_a_killed_holder_expires(redis_url: str) -> None:
+    from prefect_redis.locking import RedisLockManager
+
+    locks = ExpiringLocks(RedisLockManager(connection_url=redis_url), hold_seconds=1.0)
+    assert locks.acquire_lock("jsoc-stage-key", holder="run-that-gets-killed")
+    # the holder is killed here: it never releases; another run waits, then takes over
+    assert not locks.acquire_lock("jsoc-stage-key", holder="next-run", acquire_timeout=0.2)
+    assert locks.acquire_lock("jsoc-stage-key", holder="next-run", acquire_timeout=5)
+    assert locks.is_lock_holder("jsoc-stage-key", "next-run")
+    locks.release_lock("jsoc-stage-key", "next-run")
+    locks.release_lock("jsoc-stage-key", "run-that-gets-killed")  # its lock expired: nothing to release
+    assert not locks.is_locked("jsoc-stage-key")
+
+
+def test_the_lock_manager_setting_selects_redis_and_refuses_other_urls(redis_url: str) -> None:
+    from prefect_redis.locking import RedisLockManager
+
+    assert isinstance(lock_manager(redis_url).inner, RedisLockManager)
+    with pytest.raises(InvalidOptionError, match="is not a redis:// URL"):
+        lock_manager("memcached://127.0.0.1:11211")
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_stage_takes_its_lock_in_redis_when_configured(redis_url: str, jsoc_emulator, tmp_path: Path) -> None:
+    """A process started with PREFECT_JSOC_LOCK_MANAGER stages through locks kept in Redis."""
+    import redis
+    from prefect.settings import PREFECT_API_URL
+
+    script = tmp_path / "stage_twice.py"
+    script.write_text(textwrap.dedent('''
+        import json, sys, threading
+        from prefect_jsoc import JsocQuery, JsocSettings, stage
+        settings = JsocSettings(server_url=sys.argv[1], email="locks@example.com")
+        q = JsocQuery(series="hmi.M_45s", start="2014-01-01T09:00", end="2014-01-01T09:02", segments=["magnetogram"])
+        handles = []
+        threads = [threading.Thread(target=lambda: handles.append(stage(q, settings=settings))) for _ in range(2)]
+        [t.start() for t in threads]; [t.join() for t in threads]
+        print(json.dumps(sorted(h.request_id for h in handles)))
+    '''))
+    before = int(redis.Redis.from_url(redis_url).info("commandstats").get("cmdstat_set", {}).get("calls", 0))
+    done = subprocess.run(
+        [sys.executable, str(script), jsoc_emulator.url], capture_output=True, text=True, timeout=240,
+        env={**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+             "PREFECT_JSOC_LOCK_MANAGER": redis_url, "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(tmp_path / "r")},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    ids = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(ids) == 2 and ids[0] == ids[1]  # the second stage waited on the lock and read the cache
+    after = int(redis.Redis.from_url(redis_url).info("commandstats").get("cmdstat_set", {}).get("calls", 0))
+    assert after > before  # the locks went through Redis
+    assert jsoc_emulator.stats()["exports_submitted"] >= 1
