@@ -58,18 +58,36 @@ def run_fetch(data: Path, **emulator: Any) -> dict[str, Any]:
             files=len(result.files),
             failed=[f"{b.label} ({b.failed_step}): {b.error}" for b in result.failed],
             failed_blocks=[{"label": b.label, "step": b.failed_step} for b in result.failed],
-            # A block's steps after the one that failed are never submitted, so they have no runs.
-            task_runs=sum(
-                len(STAGES) if b.ok else STAGES.index(b.failed_step) + 1 for b in result.blocks
-            ),
+            # What the server recorded (packed exports, fallbacks and re-stages add runs); the UI's
+            # header must show the same number.
+            task_runs=_recorded_task_runs(state.state_details.flow_run_id),
         )
     return {"state": state, **facts}
+
+
+def _recorded_task_runs(flow_run_id: Any) -> int:
+    """The flow run's task runs as the API has them, once the count stops growing (it lags a little)."""
+    import time
+
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    seen, stable_since = -1, time.monotonic()
+    with get_client(sync_client=True) as client:
+        while time.monotonic() - stable_since < 3.0:
+            runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+            finished = sum(1 for r in runs if r.state is not None and r.state.is_final())
+            if finished != seen:
+                seen, stable_since = finished, time.monotonic()
+            time.sleep(0.25)
+    return seen
 
 
 def run_fetch_with_failures(data: Path) -> dict[str, Any]:
     """The same fetch, but the emulator refuses exports of more than 5 records (JSOC's status 4).
 
-    The HMI blocks (3 records each) complete; the AIA blocks (11 records each) fail in ``stage``.
+    Each series' two blocks are packed into one export, which JSOC refuses; exported one by one, the
+    HMI blocks (3 records each) complete and the AIA blocks (11 records each) fail in ``stage``.
     """
     return run_fetch(data, max_export_records=5)
 
