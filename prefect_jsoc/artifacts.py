@@ -284,18 +284,20 @@ def export_summary_markdown(result: FetchResult) -> str:
         f"({downloaded} downloaded now, {skipped} already there and verified), "
         f"{len(result.request_ids)} JSOC export(s) for {len(result.blocks)} block(s).",
         "",
-        "| block | records | files | size | JSOC request | time (s) | status |",
-        "|---|---:|---:|---:|---|---:|---|",
+        "| block | records | files | size | JSOC request | status |",
+        "|---|---:|---:|---:|---|---|",
     ]
     for b in result.blocks:
         request = f"`{b.request_id}`" if b.request_id else ("quick" if b.ok and b.records else "–")
-        if b.shared_export:
-            request += " (shared)"
-        status = ("✅ ok" if not b.warning else f"⚠️ {_escape(b.warning)}") if b.ok else f"❌ **{b.failed_step}**"
+        status = ("✅ ok" if not b.warning else "⚠️ no records") if b.ok else f"❌ **{b.failed_step}**"
         lines.append(
             f"| {_escape(b.label)} | {'–' if b.records is None else b.records} | {len(b.files) or '–'} | "
-            f"{human_bytes(b.bytes) if b.bytes else '–'} | {request} | {sum(b.timings.values()):.1f} | {status} |"
+            f"{human_bytes(b.bytes) if b.bytes else '–'} | {request} | {status} |"
         )
+    if any(b.shared_export for b in result.blocks):
+        lines += ["", "Blocks with the same request id were packed into one JSOC export."]
+    if result.warnings:
+        lines += ["", "### Warnings", ""] + [f"- {_escape(w)}" for w in result.warnings]
     if result.failed:
         lines += ["", "### Failures", ""]
         lines += [

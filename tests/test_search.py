@@ -8,7 +8,7 @@ import pytest
 from astropy.table import Table
 from jsoc_test_support import emu, hmi_query, requests, settings  # noqa: F401
 
-from prefect_jsoc import search
+from prefect_jsoc import JsocQuery, search
 from prefect_jsoc.errors import UnknownKeywordError
 from prefect_jsoc.validation import search_records
 
@@ -50,6 +50,14 @@ def test_keys_of_the_wrong_type_are_refused(settings):
 def test_empty_interval_gives_zero_records(settings):
     result = search_records(hmi_query(start="2009-01-01T00:00", end="2009-01-01T00:05"), None, settings)
     assert result.count == 0 and len(result.table) == 0
+
+
+def test_a_search_is_not_limited_by_the_export_size_cap(emu, settings):
+    emu.configure(file_size=2_000_000_000)  # 2 GB records: an export of this day would be refused
+    day = JsocQuery(series="hmi.M_45s", start="2014-01-01T00:00:00", end="2014-01-02T00:00:00")
+    found = search_records(day, keys=["T_REC"], settings=settings)  # searching exports nothing
+    assert found.count == len(found) > 1900 and found[0]["T_REC"] == "2014.01.01_00:00:45_TAI"
+    assert emu.stats()["requests"].get("jsoc_fetch:exp_request", 0) == 0
 
 
 def test_search_task_is_cached_on_query_keys_and_server(emu, settings):

@@ -90,6 +90,25 @@ def test_a_fetch_stores_the_email_nowhere(emu: JsocEmulator, tmp_path: Path, iso
 
 
 @pytest.mark.usefixtures("prefect_harness")
+def test_a_fetch_with_the_email_on_the_query_stores_it_nowhere(
+    emu: JsocEmulator, tmp_path: Path, isolated_state_dir: Path
+) -> None:
+    from prefect.settings import PREFECT_RESULTS_LOCAL_STORAGE_PATH
+
+    from prefect_jsoc import JsocQuery
+
+    since = dt.datetime.now(dt.timezone.utc)
+    query = JsocQuery(series="hmi.M_45s", start="2014-01-01T00:00:00", end="2014-01-01T00:01:30", notify=SECRET)
+    assert LOCAL_PART not in repr(query) and LOCAL_PART not in query.model_dump_json()
+
+    result = jsoc_fetch(query, path=str(tmp_path / "data"), settings=JsocSettings(server_url=emu.url))
+
+    assert result.ok
+    assert emu.stats()["exports_submitted"] == 1  # the e-mail reached JSOC, and only JSOC
+    assert_secret_absent(since, isolated_state_dir, Path(PREFECT_RESULTS_LOCAL_STORAGE_PATH.value()), tmp_path)
+
+
+@pytest.mark.usefixtures("prefect_harness")
 def test_a_cli_fetch_with_notify_stores_the_email_nowhere(
     emu: JsocEmulator, tmp_path: Path, isolated_state_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
