@@ -1,64 +1,47 @@
-"""The drms adapter: the only module that talks to the JSOC CGIs.
+"""The JSOC client: the only module that asks JSOC anything, through drms's public API.
 
-drms builds the URLs and encodes the parameters exactly as JSOC expects them; this module
-replaces drms's transport (``HttpJsonClient._json_request``) so that every call has a timeout,
-transient faults (HTTP 5xx/429/503, connection errors, timeouts) become
-:class:`~prefect_jsoc.errors.JsocTransientError` and are retried a few times with backoff
-honouring ``Retry-After``, and permanent faults become typed errors.
+:class:`JsocClient` asks for series definitions, record counts, records, e-mail checks and
+exports; every call has a timeout (``request_timeout``) and goes through the one retry layer
+(:mod:`prefect_jsoc.retries`); JSOC's error replies become typed errors. The drms objects it uses,
+and the one place drms needed a workaround, are in :mod:`prefect_jsoc.transport`.
 """
 
 from __future__ import annotations
 
-import email.utils
-import http.client
-import json
-import logging
-import random
+import difflib
 import re
-import socket
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+import drms
+import numpy as np
+from astropy.table import Table
 
-from prefect_jsoc._log import get_logger as _logger
 from prefect_jsoc.errors import (
+    InvalidOptionError,
     InvalidRecordSetError,
-    JsocConnectionError,
     JsocProtocolError,
     JsocQueryError,
-    JsocTransientError,
+    JsocValidationError,
     UnknownSeriesError,
 )
-from prefect_jsoc.query import JsocQuery, SeriesLayout
+from prefect_jsoc.query import JsocQuery
+from prefect_jsoc.retries import Retrying
+from prefect_jsoc.series import SeriesInfo, series_name
 from prefect_jsoc.settings import JsocSettings
-
-# drms calls logging.basicConfig() at import time; undo that side effect on the root logger.
-_root = logging.getLogger()
-_handlers_before, _level_before = list(_root.handlers), _root.level
-import drms  # noqa: E402
-from drms.json import HttpJsonClient  # noqa: E402
-
-for _h in list(_root.handlers):
-    if _h not in _handlers_before:
-        _root.removeHandler(_h)
-_root.setLevel(_level_before)
+from prefect_jsoc.transport import DrmsClient, make_server_config, timed_cgi_client
 
 __all__ = ["JsocClient", "SeriesInfo", "make_server_config"]
 
-T = TypeVar("T")
+V = TypeVar("V")
 
-_CACHE_TTL = 3600.0
+#: How long a series definition or a successful e-mail check is remembered, in seconds.
+CACHE_TTL = 3600.0
 _MAX_CLIENTS = 8
 _CLIENTS: dict[tuple[Any, ...], JsocClient] = {}
 _CLIENTS_LOCK = threading.Lock()
-
-V = TypeVar("V")
 
 
 class _TtlCache(Generic[V]):
@@ -85,260 +68,6 @@ class _TtlCache(Generic[V]):
                 self._data.pop(next(iter(self._data)))
 
 
-_USER_AGENT = f"prefect-jsoc drms/{drms.__version__} python/{sys.version_info.major}.{sys.version_info.minor}"
-_MAX_RETRY_AFTER = 120.0
-
-
-def make_server_config(server_url: str) -> drms.ServerConfig:
-    """Build a ``drms.ServerConfig`` for a JSOC-like server at ``server_url``.
-
-    The CGIs are expected under ``<server_url>cgi-bin/ajax/`` and files under ``<server_url>``,
-    as on ``http://jsoc.stanford.edu/``. The trailing slash is always normalised.
-
-    Args:
-        server_url: Base URL, e.g. ``"http://jsoc.stanford.edu"`` or ``"http://127.0.0.1:8080/"``.
-
-    Returns:
-        The server configuration.
-
-    Example:
-        ```python
-        from prefect_jsoc.client import make_server_config
-        cfg = make_server_config("http://127.0.0.1:8080")
-        assert cfg.url_jsoc_fetch == "http://127.0.0.1:8080/cgi-bin/ajax/jsoc_fetch"
-        ```
-    """
-    base = server_url.rstrip("/") + "/"
-    return drms.ServerConfig(
-        name="PREFECT_JSOC",
-        cgi_baseurl=f"{base}cgi-bin/ajax/",
-        cgi_show_series="show_series",
-        cgi_jsoc_info="jsoc_info",
-        cgi_jsoc_fetch="jsoc_fetch",
-        cgi_check_address="checkAddress.sh",
-        cgi_show_series_wrapper="showextseries",
-        show_series_wrapper_dbhost="hmidb2",
-        http_download_baseurl=base,
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# Series information
-# ---------------------------------------------------------------------------------------------
-
-
-class SeriesInfo(BaseModel):
-    """What the client needs from ``jsoc_info?op=series_struct``.
-
-    Attributes:
-        name: The series name as requested.
-        primekeys: Prime keys in series order.
-        keywords: Keyword name -> DRMS type (``time``, ``int``, ``float``, ``string``, ...).
-        segments: Segment name -> protocol (``fits``, ``link via ...``).
-        note: The series description.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    primekeys: tuple[str, ...] = ()
-    keywords: dict[str, str] = {}
-    segments: dict[str, str] = {}
-    segment_bytes: dict[str, int] = {}
-    slot_steps: dict[str, float] = {}
-    note: str = ""
-
-    @property
-    def time_primekeys(self) -> tuple[str, ...]:
-        """Prime keys whose type is ``time``."""
-        return tuple(k for k in self.primekeys if self.keywords.get(k) == "time")
-
-    def layout(self, query: JsocQuery | None = None) -> SeriesLayout:
-        """The :class:`~prefect_jsoc.query.SeriesLayout` used to build record sets.
-
-        Args:
-            query: When given, only the keywords and segments this query uses are kept (their
-                server spelling), so the layout carried by handles and results stays small.
-        """
-        keywords: tuple[str, ...] = tuple(self.keywords)
-        segments: tuple[str, ...] = tuple(self.segments)
-        if query is not None:
-            keywords = tuple(k for k in (self.keyword(f.name) for f in query.filters) if k)
-            segments = tuple(s for s in (self.segment(name) for name in query.segments) if s)
-        return SeriesLayout(
-            primekeys=self.primekeys,
-            time_primekeys=self.time_primekeys,
-            keywords=keywords,
-            segments=segments,
-            slot_steps=self.slot_steps,
-        )
-
-    def keyword(self, name: str) -> str | None:
-        """Return the keyword's spelling on the server (case-insensitive match), or None."""
-        return _ci_lookup(self.keywords, name)
-
-    def segment(self, name: str) -> str | None:
-        """Return the segment's spelling on the server (case-insensitive match), or None."""
-        return _ci_lookup(self.segments, name)
-
-    def filename_format(self) -> str:
-        """The ``filenamefmt`` drms would send: ``<series>.{T_REC:A}.{CAMERA}.{segment}``."""
-        parts = [f"{{{k}:A}}" if self.keywords.get(k) == "time" else f"{{{k}}}" for k in self.primekeys]
-        if parts:
-            return f"{self.name.lower()}.{'.'.join(parts)}.{{segment}}"
-        return f"{self.name.lower()}.{{recnum:%lld}}.{{segment}}"
-
-    @classmethod
-    def from_struct(cls, name: str, d: dict[str, Any]) -> SeriesInfo:
-        """Parse a ``series_struct`` reply."""
-        pk = [p.get("name") for p in d.get("primekeysinfo") or [] if isinstance(p, dict)]
-        if not any(pk):
-            pk = list(d.get("primekeys") or [])
-        keywords = {str(k["name"]): str(k.get("type") or "") for k in d.get("keywords") or [] if k.get("name")}
-        segments = {str(s["name"]): str(s.get("protocol") or "") for s in d.get("segments") or [] if s.get("name")}
-        sizes = {str(s["name"]): n for s in d.get("segments") or [] if s.get("name")
-                 and (n := _segment_bytes(s.get("dims"), s.get("type"))) is not None}
-        steps = {str(p["name"]): step for p in d.get("primekeysinfo") or []
-                 if isinstance(p, dict) and p.get("name") and p.get("slotted") and (step := _seconds(p.get("step")))}
-        return cls(
-            name=name,
-            primekeys=tuple(str(p) for p in pk if p),
-            keywords=keywords,
-            segments=segments,
-            segment_bytes=sizes,
-            slot_steps=steps,
-            note=str(d.get("note") or ""),
-        )
-
-    def record_bytes_bound(self, segments: Sequence[str] = ()) -> int | None:
-        """An upper bound of one record's export size from the segments' fixed dimensions, or None.
-
-        None when a requested segment has variable dimensions (``VARxVAR``) or an unknown type.
-        """
-        names = [self.segment(s) or s for s in segments] if segments else list(self.segments)
-        sizes = [self.segment_bytes.get(n) for n in names]
-        if not sizes or any(v is None for v in sizes):
-            return None
-        return sum(v for v in sizes if v is not None)
-
-
-_TYPE_BYTES = {"char": 1, "short": 2, "int": 4, "longlong": 8, "float": 4, "double": 8}
-
-
-def _segment_bytes(dims: Any, kind: Any) -> int | None:
-    """Bytes of one uncompressed segment from ``dims`` such as ``"4096x4096"``; None when variable."""
-    width = _TYPE_BYTES.get(str(kind or "").lower())
-    if width is None or not isinstance(dims, str) or not dims.strip():
-        return None
-    total = width
-    for part in dims.lower().split("x"):
-        if not part.strip().isdigit():
-            return None
-        total *= int(part)
-    return total + 2 * 2880  # a FITS header and padding
-
-
-def _seconds(step: Any) -> float | None:
-    """A slot step from ``primekeysinfo`` (``"45"``, ``"720"``, or with a unit such as ``"12s"``) in seconds."""
-    from prefect_jsoc.query import parse_duration
-
-    try:
-        return float(step)
-    except (TypeError, ValueError):
-        pass
-    try:
-        return parse_duration(str(step))
-    except Exception:
-        return None
-
-
-def _ci_lookup(mapping: dict[str, Any], name: str) -> str | None:
-    if name in mapping:
-        return name
-    low = name.lower()
-    for k in mapping:
-        if k.lower() == low:
-            return k
-    return None
-
-
-# ---------------------------------------------------------------------------------------------
-# Transport
-# ---------------------------------------------------------------------------------------------
-
-
-class _Reply:
-    def __init__(self, data: Any):
-        self.data = data
-
-
-def _parse_retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _cgi_name(url: str) -> str:
-    path = url.split("?", 1)[0].rstrip("/")
-    name = path.rsplit("/", 1)[-1]
-    m = re.search(r"[?&]op=([a-z_]+)", url)
-    return f"{name} ({m.group(1)})" if m else name
-
-
-class _TimedHttpJsonClient(HttpJsonClient):
-    """drms's HttpJsonClient with a timeout on every call and typed transport errors."""
-
-    def __init__(self, server: drms.ServerConfig, timeout: float):
-        super().__init__(server)
-        self._timeout = timeout
-
-    def _json_request(self, url: str) -> _Reply:  # type: ignore[override]
-        what = _cgi_name(url)
-        req = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
-        try:
-            with urllib.request.urlopen(req, timeout=self._timeout) as resp:
-                body = resp.read()
-        except urllib.error.HTTPError as exc:
-            retry_after = _parse_retry_after(exc.headers.get("Retry-After") if exc.headers else None)
-            if exc.code in (408, 429) or exc.code >= 500:
-                raise JsocTransientError(
-                    f"JSOC {what} answered HTTP {exc.code} {exc.reason}.",
-                    retry_after=retry_after,
-                    http_status=exc.code,
-                ) from exc
-            raise JsocProtocolError(
-                f"JSOC {what} answered HTTP {exc.code} {exc.reason}; check server_url "
-                f"({self._server.cgi_baseurl})."
-            ) from exc
-        except (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError,
-                http.client.HTTPException, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            err = JsocTransientError(
-                f"Could not reach JSOC {what} at {self._server.cgi_baseurl}: {reason or type(exc).__name__}."
-            )
-            err.unreachable = isinstance(reason, (ConnectionRefusedError, socket.gaierror))
-            raise err from exc
-        try:
-            return _Reply(json.loads(body.decode(self._server.encoding or "latin1")))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            snippet = body[:80].decode("latin1", "replace")
-            raise JsocTransientError(f"JSOC {what} did not answer JSON (got {snippet!r}).") from None  # noqa: B904
-
-
-# ---------------------------------------------------------------------------------------------
-# The client
-# ---------------------------------------------------------------------------------------------
-
-
 class JsocClient:
     """Talk to one JSOC server through drms, with timeouts, retries and typed errors.
 
@@ -360,13 +89,15 @@ class JsocClient:
         self.settings = JsocSettings.resolve(settings)
         self.server_url = self.settings.server_url
         self.config = make_server_config(self.server_url)
-        self._json = _TimedHttpJsonClient(self.config, timeout=self.settings.request_timeout)
-        self._sleep = sleep
-        self._reached = False  # has any call to this server succeeded yet?
-        self._series: _TtlCache[SeriesInfo] = _TtlCache(maxsize=256, ttl=_CACHE_TTL)
-        self._emails: _TtlCache[bool] = _TtlCache(maxsize=64, ttl=_CACHE_TTL)
+        # series name (lower case) -> (definition, the series_struct reply it was read from)
+        self._series: _TtlCache[tuple[SeriesInfo, dict[str, Any]]] = _TtlCache(maxsize=256, ttl=CACHE_TTL)
+        self._emails: _TtlCache[bool] = _TtlCache(maxsize=64, ttl=CACHE_TTL)
         self._series_lock = threading.Lock()
         self._email_lock = threading.Lock()
+        self._cgi = timed_cgi_client(self.config, self.settings.request_timeout)
+        self._drms = DrmsClient(self._cgi, known_struct=self._known_struct)
+        self._call = Retrying(self.server_url, self.config.cgi_baseurl, retries=self.settings.http_retries,
+                              backoff=self.settings.retry_backoff, sleep=sleep)
 
     @classmethod
     def for_settings(cls, settings: JsocSettings | None = None) -> JsocClient:
@@ -390,61 +121,10 @@ class JsocClient:
     def __repr__(self) -> str:
         return f"<JsocClient {self.server_url}>"
 
-    # -- plumbing -------------------------------------------------------------------------------
-
-    def _call(self, what: str, fn: Callable[[], T], *, retries: int | None = None) -> T:
-        """Run one CGI call with the client's retry layer (the only one below Prefect's task retries)."""
-        attempts = 1 + (self.settings.http_retries if retries is None else retries)
-        for attempt in range(1, attempts + 1):
-            try:
-                result = fn()
-            except JsocTransientError as exc:
-                if getattr(exc, "unreachable", False) and not self._reached:
-                    raise JsocConnectionError(
-                        f"Cannot connect to JSOC at {self.server_url} ({exc.__cause__ or exc}). Check the server "
-                        "URL (server_url, PREFECT_JSOC_SERVER_URL or --server-url) and that the server is up."
-                    ) from exc
-                if attempt >= attempts:
-                    raise
-                delay = self.settings.retry_backoff * (2 ** (attempt - 1)) * random.uniform(0.75, 1.25)
-                if exc.retry_after is not None:
-                    delay = max(delay, min(exc.retry_after, _MAX_RETRY_AFTER))
-                _logger().warning(
-                    "%s Retrying %s in %.1f s (attempt %d of %d).", exc, what, delay, attempt + 1, attempts
-                )
-                self._sleep(delay)
-            else:
-                self._reached = True
-                return result
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    @staticmethod
-    def _check_info_reply(d: Any, what: str, ds: str) -> dict[str, Any]:
-        if not isinstance(d, dict):
-            raise JsocProtocolError(f"JSOC {what} answered {type(d).__name__}, not a JSON object.")
-        status = d.get("status")
-        if status == 0 or status == "0":
-            return d
-        msg = str(d.get("error") or "DRMS query failed.").strip()
-        low = msg.lower()
-        if "series_struct" not in what and "series not found" in low:
-            # jsoc_info answers "series not found" whenever it cannot open the records of a record set
-            raise InvalidRecordSetError(
-                f"JSOC could not open the record set {ds!r} (it said {msg!r}). Check the prime-key values, "
-                "ranges and filters."
-            )
-        if "series not found" in low or "does not exist" in low:
-            raise UnknownSeriesError(f"The series in {ds!r} does not exist on the server: JSOC said {msg!r}.")
-        if "record-set" in low or "recordset" in low or "record set" in low or "syntax" in low:
-            raise InvalidRecordSetError(
-                f"JSOC rejected the record set {ds!r}: {msg}. Check the keyword filters and prime-key values."
-            )
-        raise JsocQueryError(f"JSOC {what} failed for {ds!r}: {msg} [status={status}].")
-
     # -- series ---------------------------------------------------------------------------------
 
     def series_info(self, series: str) -> SeriesInfo:
-        """Return the series definition (cached per process, server and lower-cased name).
+        """Return the series definition (cached per client for an hour, by lower-cased name).
 
         Args:
             series: Series name (case-insensitive) or a record set starting with it.
@@ -457,24 +137,28 @@ class JsocClient:
                 similar series names when the server can list them.
             JsocTransientError: When the server could not be reached after retries.
         """
-        name = (drms.utils._extract_series_name(series) or series).strip()
+        name = series_name(series)
         cached = self._series.get(name.lower())
         if cached is not None:
-            return cached
+            return cached[0]
         with self._series_lock:  # many blocks start at once: ask the server once
             cached = self._series.get(name.lower())
             if cached is not None:
-                return cached
-            d = self._call("jsoc_info series_struct", lambda: self._json.series_struct(name.lower()))
-            try:
-                d = self._check_info_reply(d, "jsoc_info (series_struct)", name)
-            except (UnknownSeriesError, JsocQueryError) as exc:
-                if isinstance(exc, JsocQueryError) and "not found" not in str(exc).lower():
-                    raise
-                raise UnknownSeriesError(self._unknown_series_message(name)) from exc
-            info = SeriesInfo.from_struct(name, d)
-            self._series.put(name.lower(), info)
+                return cached[0]
+            what = "jsoc_info (series_struct)"
+            struct = _json_object(self._call(what, lambda: self._cgi.series_struct(name.lower())), what)
+            if not _succeeded(struct):
+                error, status = _said(struct)
+                if "not found" in error.lower() or "does not exist" in error.lower():
+                    raise UnknownSeriesError(self._unknown_series_message(name))
+                raise JsocQueryError(f"JSOC {what} failed for {name!r}: {error} [status={status}].")
+            info = SeriesInfo.from_struct(name, struct)
+            self._series.put(name.lower(), (info, struct))
             return info
+
+    def _known_struct(self, name: str) -> dict[str, Any] | None:
+        cached = self._series.get(name.lower())
+        return cached[1] if cached is not None else None
 
     def series_names(self, regex: str | None = None) -> list[str]:
         """List series names on the server, optionally filtered by a regular expression.
@@ -485,28 +169,11 @@ class JsocClient:
         Returns:
             Series names.
         """
-        if self.config.url_show_series_wrapper:
-            d = self._call("showextseries", lambda: self._json.show_series_wrapper(regex))
-            names = d.get("seriesList") if isinstance(d, dict) else None
-            if isinstance(names, list):
-                return [n if isinstance(n, str) else next(iter(n)) for n in names]
-        d = self._call("show_series", lambda: self._json.show_series(regex))
-        if isinstance(d, dict) and d.get("status") == 0:
-            return [it["name"] for it in d.get("names") or []]
-        return []
+        names = self._call("show_series", lambda: self._drms.series(regex))
+        # showextseries lists plain names; with descriptions it would list {name: {...}} objects
+        return [n if isinstance(n, str) else next(iter(n)) for n in names or []]
 
     series = series_names
-
-    def email_registered(self, email_address: str, check: Callable[[], None]) -> None:
-        """Run ``check`` (which raises unless the address is registered) at most once an hour per address."""
-        key = email_address.strip().lower()
-        if self._emails.get(key):
-            return
-        with self._email_lock:
-            if self._emails.get(key):
-                return
-            check()
-            self._emails.put(key, True)
 
     def _unknown_series_message(self, name: str) -> str:
         msg = f"The series {name!r} does not exist on {self.server_url}."
@@ -516,8 +183,6 @@ class JsocClient:
         except Exception:  # listing is a courtesy; never hide the real error
             candidates = []
         if candidates:
-            import difflib
-
             close = difflib.get_close_matches(name.lower(), [c.lower() for c in candidates], n=8, cutoff=0.5)
             by_lower = {c.lower(): c for c in candidates}
             shown = [by_lower[c] for c in close] or sorted(candidates)[:15]
@@ -539,14 +204,16 @@ class JsocClient:
 
         Raises:
             InvalidRecordSetError: When the server rejects the record set.
-            UnknownSeriesError: When the series does not exist.
+            JsocQueryError: When JSOC answers another error.
         """
-        d = self._call("jsoc_info rs_summary", lambda: self._json.rs_summary(recordset))
-        d = self._check_info_reply(d, "jsoc_info (rs_summary)", recordset)
+        what = "jsoc_info (rs_summary)"
+        reply = _json_object(self._call(what, lambda: self._cgi.rs_summary(recordset)), what)
+        if not _succeeded(reply):
+            raise _recordset_error(_said(reply), what, recordset)
         try:
-            return int(d.get("count", 0))
-        except (TypeError, ValueError):
-            raise JsocProtocolError(f"JSOC rs_summary answered a non-numeric count {d.get('count')!r}.") from None
+            return int(reply.get("count", 0))
+        except (TypeError, ValueError) as exc:
+            raise JsocProtocolError(f"JSOC {what} answered a non-numeric count {reply.get('count')!r}.") from exc
 
     def query(
         self,
@@ -555,68 +222,44 @@ class JsocClient:
         segments: Sequence[str] | None = None,
         *,
         n: int | None = None,
-        series: SeriesInfo | None = None,
-    ) -> Any:
-        """Return records as an astropy ``Table`` (``jsoc_info?op=rs_list``).
+    ) -> Table:
+        """Return records as an astropy ``Table`` (``jsoc_info?op=rs_list``, through ``drms.Client.query``).
 
-        Numeric keywords are converted to numbers (hexadecimal ``QUALITY`` included), as drms does;
+        Numeric keywords are converted to numbers by drms (hexadecimal ``QUALITY`` included);
         time keywords stay strings. Requested segments become extra columns holding the storage
-        paths.
+        paths (``<name>_path`` when a keyword has the same name).
 
         Args:
             recordset: A DRMS record-set string.
             keys: Keyword names, or ``"**ALL**"`` for every keyword.
             segments: Segment names whose paths to include, if any.
             n: Limit to the first ``n`` records (last ``-n`` when negative).
-            series: The series definition (looked up when omitted).
 
         Returns:
-            An ``astropy.table.Table`` with one row per record.
-        """
-        import numpy as np
-        import pandas as pd
-        from astropy.table import Table
+            A table with one row per record; ``meta["count"]`` is the number of rows.
 
+        Raises:
+            InvalidRecordSetError: When the server rejects the record set.
+            UnknownSeriesError: When the series does not exist.
+        """
         key_list = [keys] if isinstance(keys, str) else list(keys)
-        info = series or self.series_info(recordset)
-        seg_list = list(segments) if segments else None
-        d = self._call(
-            "jsoc_info rs_list",
-            lambda: self._json.rs_list(recordset, key=key_list or None, seg=seg_list, n=n),
-        )
-        d = self._check_info_reply(d, "jsoc_info (rs_list)", recordset)
+        seg_list = list(segments or [])
+        if not key_list and not seg_list:
+            raise InvalidOptionError("A query needs at least one keyword or segment to return.")
+        self.series_info(recordset)  # drms converts values by the series' keyword types
+        found = self._records(recordset, key=key_list or None, seg=seg_list or None, n=n)
+        frames = list(found) if isinstance(found, tuple) else [found]
+        keywords = frames[0] if key_list else None
+        paths = frames[-1] if seg_list else None
         table = Table()
-        for item in d.get("keywords") or []:
-            name, values = str(item.get("name")), list(item.get("values") or [])
-            kind = info.keywords.get(name) or info.keywords.get(info.keyword(name) or "", "")
-            if kind in ("short", "int", "longlong"):
-                col = pd.Series(values, dtype=object)
-                num = pd.to_numeric(col, errors="coerce")
-                bad = num.isna() & col.notna()
-                if bad.any():  # QUALITY and friends may come as hexadecimal strings
-                    num = num.astype(object)
-                    num[bad] = col[bad].map(
-                        lambda v: int(v, 16) if isinstance(v, str) and v.lower().startswith("0x") else None
-                    )
-                    num = pd.to_numeric(num, errors="coerce")
-                table[name] = num.to_numpy() if num.isna().any() else num.astype("int64").to_numpy()
-            elif kind in ("float", "double") or name in ("*recnum*", "*sunum*", "*size*"):
-                table[name] = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy()
-            else:
-                table[name] = np.array([str(v) for v in values], dtype=str) if values else np.array([], dtype=str)
-        for item in d.get("segments") or []:
-            name = str(item.get("name"))
-            col = name if name not in table.colnames else f"{name}_path"
-            values = [str(v) for v in item.get("values") or []]
-            table[col] = np.array(values, dtype=str) if values else np.array([], dtype=str)
-        if len(table.colnames) == 0:
-            wanted = [k for k in key_list if not k.startswith("*")] + (seg_list or [])
-            for name in wanted:
+        for name in keywords.columns if keywords is not None else ():
+            table[name] = _column(keywords[name])
+        for name in paths.columns if paths is not None else ():
+            table[name if name not in table.colnames else f"{name}_path"] = _column(paths[name])
+        if not table.colnames:  # JSOC lists no columns for an empty record set
+            for name in [k for k in key_list if not k.startswith("*")] + seg_list:
                 table[name] = np.array([], dtype=str)
-        try:
-            table.meta["count"] = int(d.get("count", len(table)))
-        except (TypeError, ValueError):
-            table.meta["count"] = len(table)
+        table.meta["count"] = len(table)
         return table
 
     def record_sizes(self, recordset: str, n: int = 10) -> list[int]:
@@ -629,18 +272,22 @@ class JsocClient:
         Returns:
             Sizes in bytes; records without a known size are left out.
         """
-        d = self._call("jsoc_info rs_list", lambda: self._json.rs_list(recordset, key=["*size*"], n=n))
-        d = self._check_info_reply(d, "jsoc_info (rs_list)", recordset)
-        sizes: list[int] = []
-        for item in d.get("keywords") or []:
-            if item.get("name") != "*size*":
-                continue
-            for v in item.get("values") or []:
-                try:
-                    sizes.append(int(float(v)))
-                except (TypeError, ValueError):
-                    continue
-        return sizes
+        sizes = self._records(recordset, key="*size*", n=n)
+        if "*size*" not in sizes:
+            return []
+        return [int(v) for v in sizes["*size*"] if not np.isnan(v)]
+
+    def _records(self, recordset: str, **query: Any) -> Any:
+        """``drms.Client.query`` with retries, JSOC's error replies as our errors."""
+        what = "jsoc_info (rs_list)"
+
+        def ask() -> Any:
+            try:
+                return self._drms.query(recordset, **query)
+            except drms.DrmsQueryError as exc:
+                raise _recordset_error(_drms_said(exc), what, recordset) from exc
+
+        return self._call(what, ask)
 
     # -- e-mail and exports -----------------------------------------------------------------------
 
@@ -653,14 +300,24 @@ class JsocClient:
         Returns:
             ``(status, message)``: 2 means registered; 3 pending; 4 unknown; -2 invalid.
         """
-        d = self._call("checkAddress", lambda: self._json.check_address(email_address))
-        if not isinstance(d, dict):
-            raise JsocProtocolError("JSOC checkAddress did not answer a JSON object.")
+        what = "checkAddress.sh"
+        reply = _json_object(self._call(what, lambda: self._cgi.check_address(email_address)), what)
         try:
-            status = int(d.get("status"))  # type: ignore[arg-type]
+            status = int(reply.get("status"))  # type: ignore[arg-type]
         except (TypeError, ValueError):
             status = -1
-        return status, str(d.get("msg") or "")
+        return status, str(reply.get("msg") or "")
+
+    def email_registered(self, email_address: str, check: Callable[[], None]) -> None:
+        """Run ``check`` (which raises unless the address is registered) at most once an hour per address."""
+        key = email_address.strip().lower()
+        if self._emails.get(key):
+            return
+        with self._email_lock:
+            if self._emails.get(key):
+                return
+            check()
+            self._emails.put(key, True)
 
     def submit_export(
         self,
@@ -685,18 +342,12 @@ class JsocClient:
             The JSON reply as a dict.
         """
         info = self.series_info(query.series)
-        ds = recordset
         fmt = filenamefmt or (info.filename_format() if query.method != "url_quick" else None)
         process = query.process()
-        d = self._call(
-            "jsoc_fetch exp_request",
-            lambda: self._json.exp_request(
-                ds, email_address, method=query.method, protocol=query.protocol, filenamefmt=fmt, process=process
-            ),
-        )
-        if not isinstance(d, dict):
-            raise JsocProtocolError("JSOC exp_request did not answer a JSON object.")
-        return d
+        what = "jsoc_fetch (exp_request)"
+        reply = self._call(what, lambda: self._cgi.exp_request(
+            recordset, email_address, method=query.method, protocol=query.protocol, filenamefmt=fmt, process=process))
+        return _json_object(reply, what)
 
     def export_status(self, request_id: str) -> dict[str, Any]:
         """Return JSOC's raw reply to ``jsoc_fetch?op=exp_status`` for a request id.
@@ -707,7 +358,58 @@ class JsocClient:
         Returns:
             The JSON reply as a dict (``status`` may be a string in completed replies).
         """
-        d = self._call("jsoc_fetch exp_status", lambda: self._json.exp_status(request_id))
-        if not isinstance(d, dict):
-            raise JsocProtocolError("JSOC exp_status did not answer a JSON object.")
-        return d
+        what = "jsoc_fetch (exp_status)"
+        return _json_object(self._call(what, lambda: self._cgi.exp_status(request_id)), what)
+
+
+# ---------------------------------------------------------------------------------------------
+# JSOC's replies
+# ---------------------------------------------------------------------------------------------
+
+
+def _json_object(reply: Any, what: str) -> dict[str, Any]:
+    if not isinstance(reply, dict):
+        raise JsocProtocolError(f"JSOC {what} answered {type(reply).__name__}, not a JSON object.")
+    return reply
+
+
+def _succeeded(reply: dict[str, Any]) -> bool:
+    return reply.get("status") in (0, "0")
+
+
+def _said(reply: dict[str, Any]) -> tuple[str, Any]:
+    """JSOC's error text and status from an error reply."""
+    return str(reply.get("error") or "DRMS query failed.").strip(), reply.get("status")
+
+
+def _drms_said(exc: drms.DrmsQueryError) -> tuple[str, Any]:
+    """JSOC's error text and status from drms's error (drms appends ``" [status=N]"`` to the text)."""
+    m = re.fullmatch(r"(.*?)\s*\[status=(-?\d+)\]", str(exc), re.DOTALL)
+    return (m[1], int(m[2])) if m else (str(exc), None)
+
+
+def _recordset_error(said: tuple[str, Any], what: str, recordset: str) -> JsocQueryError | JsocValidationError:
+    """Our error for JSOC's error reply about a record set (``rs_summary``/``rs_list``)."""
+    error, status = said
+    low = error.lower()
+    if "series not found" in low:
+        # jsoc_info says "series not found" whenever it cannot open the records of a record set
+        return InvalidRecordSetError(
+            f"JSOC could not open the record set {recordset!r} (it said {error!r}). Check the prime-key values, "
+            "ranges and filters."
+        )
+    if "does not exist" in low:
+        return UnknownSeriesError(f"The series in {recordset!r} does not exist on the server: JSOC said {error!r}.")
+    if any(word in low for word in ("record-set", "recordset", "record set", "syntax")):
+        return InvalidRecordSetError(
+            f"JSOC rejected the record set {recordset!r}: {error}. Check the keyword filters and prime-key values."
+        )
+    return JsocQueryError(f"JSOC {what} failed for {recordset!r}: {error} [status={status}].")
+
+
+def _column(values: Any) -> np.ndarray:
+    """A table column from a drms frame's column: numbers as drms converted them, everything else as text."""
+    array = values.to_numpy()
+    if array.dtype.kind in "iuf":
+        return array
+    return np.array([str(v) for v in array], dtype=str)

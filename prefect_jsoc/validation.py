@@ -10,7 +10,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from prefect_jsoc.client import JsocClient, SeriesInfo
+from prefect_jsoc.client import JsocClient
 from prefect_jsoc.errors import (
     ExportTooLargeError,
     InvalidEmailError,
@@ -24,6 +24,7 @@ from prefect_jsoc.errors import (
 )
 from prefect_jsoc.models import SearchResult
 from prefect_jsoc.query import JsocQuery, SeriesLayout, ValidatedQuery, queries_from
+from prefect_jsoc.series import SeriesInfo
 from prefect_jsoc.settings import JsocSettings
 
 __all__ = [
@@ -324,7 +325,7 @@ def search_records(
     key_list = resolve_keys(keys, info)
     segments = [info.segment(s) or s for s in query.segments] or None
     recordset = ValidatedQuery(query=query, layout=layout).recordset()
-    table = client.query(recordset, key_list, segments, series=info)
+    table = client.query(recordset, key_list, segments)
     count = int(table.meta.get("count", len(table)))
     # The result is cached (pickled) by Prefect: keep the e-mail out of it.
     return SearchResult(query=query.model_copy(update={"notify": None}), count=count, table=table,

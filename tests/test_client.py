@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
+import urllib.error
 
 import pytest
 from jsoc_test_support import EMAIL, FAST, emu, hmi_query, requests, settings  # noqa: F401
@@ -20,8 +22,6 @@ from prefect_jsoc.errors import (
 )
 
 RS = "hmi.M_45s[2014.01.01_00:00:35_TAI-2014.01.01_00:02:35_TAI]"
-
-
 
 
 class Sleeps(list):
@@ -71,6 +71,16 @@ def test_count_and_query_return_typed_columns(settings):
     assert len(empty) == 0 and empty.colnames == ["T_REC"]
 
 
+def test_records_are_read_with_the_series_definition_the_client_holds(emu, settings):
+    client = JsocClient(settings)
+    client.series_info("hmi.M_45s")
+    client.query(RS, ["QUALITY"])
+    client.query(RS, "**ALL**", ["magnetogram"], n=2)
+    assert client.record_sizes(RS) == [client.query(RS, ["*size*"])["*size*"][0]] * 3
+    assert requests(emu, "jsoc_info:series_struct") == 1  # drms is not asked for the definition again
+    assert requests(emu, "jsoc_info:rs_list") == 4
+
+
 def test_bad_record_set_is_a_validation_error(settings):
     with pytest.raises(InvalidRecordSetError, match="JSOC rejected the record set 'hmi.M_45s\\[2014'"):
         JsocClient(settings).count("hmi.M_45s[2014")
@@ -80,8 +90,9 @@ def test_http_500_is_retried_with_backoff_then_raised(emu, settings):
     emu.configure(fail_rate=1.0)
     sleeps = Sleeps()
     client = JsocClient(settings.model_copy(update={"http_retries": 3}), sleep=sleeps)
-    with pytest.raises(JsocTransientError, match=re.escape("JSOC jsoc_info (series_struct) answered HTTP 500")):
+    with pytest.raises(JsocTransientError, match=re.escape("JSOC jsoc_info (series_struct) answered HTTP 500")) as info:
         client.series_info("hmi.M_45s")
+    assert isinstance(info.value.__cause__, urllib.error.HTTPError)  # the cause is kept for debugging
     assert len(sleeps) == 3 and requests(emu, "jsoc_info:series_struct") == 4
     assert sleeps[0] < sleeps[1] < sleeps[2]  # exponential backoff (jitter stays within ±25 %)
 
@@ -95,6 +106,15 @@ def test_throttling_honours_retry_after(emu, settings):
     assert info.value.http_status in (429, 503)
     assert info.value.retry_after == 1.0
     assert sleeps and all(s >= 1.0 for s in sleeps)
+
+
+def test_a_page_that_is_not_json_is_a_transient_error(emu, settings):
+    emu.configure(bad_json_rate=1.0)
+    client = JsocClient(settings, sleep=Sleeps())
+    with pytest.raises(JsocTransientError, match=re.escape("JSOC checkAddress.sh did not answer JSON (got '")) as info:
+        client.check_email(EMAIL)
+    assert isinstance(info.value.__cause__, json.JSONDecodeError)
+    assert requests(emu, "checkAddress.sh") == 1 + settings.http_retries
 
 
 def test_calls_succeed_with_faults_on(emu, settings):
@@ -119,11 +139,17 @@ def test_a_wrong_server_url_fails_at_once_naming_it(emu, isolated_state_dir):
         dead = s.getsockname()[1]
     sleeps = Sleeps()
     client = JsocClient(JsocSettings(server_url=f"http://127.0.0.1:{dead}", **FAST), sleep=sleeps)
-    with pytest.raises(JsocConnectionError, match=re.escape(f"Cannot connect to JSOC at http://127.0.0.1:{dead}/")):
+    refused = re.escape(f"Cannot connect to JSOC at http://127.0.0.1:{dead}/")
+    with pytest.raises(JsocConnectionError, match=refused) as info:
         client.count(RS)
-    assert sleeps == []  # refused on the very first call: no retries, no waiting
+    assert isinstance(info.value.__cause__, urllib.error.URLError)
+    unknown = JsocClient(JsocSettings(server_url="http://no-such-host.invalid", **FAST), sleep=sleeps)
+    with pytest.raises(JsocConnectionError, match=re.escape("Cannot connect to JSOC at http://no-such-host.invalid/")):
+        unknown.series_info("hmi.M_45s")
+    assert sleeps == []  # refused, or no such host, on the very first call: no retries, no waiting
     wrong = JsocClient(JsocSettings(server_url=emu.url + "not-here/", http_retries=0, **FAST))
-    with pytest.raises(JsocProtocolError, match="answered HTTP 404"):
+    with pytest.raises(JsocProtocolError, match=re.escape(
+            f"JSOC jsoc_info (rs_summary) answered HTTP 404 Not Found for {emu.url}not-here/cgi-bin/ajax/jsoc_info?")):
         wrong.count(RS)
 
 
@@ -139,8 +165,13 @@ def test_check_email_and_export_round_trip(emu, settings):
     client = JsocClient(settings)
     assert client.check_email(EMAIL)[0] == 2
     assert client.check_email("nobody@unregistered.net")[0] == 4
-    reply = client.submit_export(hmi_query(), EMAIL, "hmi.M_45s[2014.01.01_00:00:35_TAI/2m]{magnetogram}")
+    rs = "hmi.M_45s[2014.01.01_00:00:35_TAI/2m]{magnetogram}"
+    reply = client.submit_export(hmi_query(), EMAIL, rs)
     assert int(reply["status"]) == 2 and reply["requestid"].startswith("JSOC_")
+    assert {"wait", "size", "rcount", "method", "protocol"} <= set(reply)  # JSOC's whole reply, for the caller
     status = client.export_status(reply["requestid"])
     assert int(status["status"]) in (0, 1, 2, 6)
     assert emu.stats()["exports_submitted"] == 1
+    quick = client.submit_export(hmi_query(protocol="as-is"), "quick@example.org", rs)
+    assert int(quick["status"]) == 0 and quick["method"] == "url_quick" and "dir" in quick
+    assert len(quick["data"]) == quick["rcount"] > 0
