@@ -6,11 +6,14 @@ complete. The events live on the Prefect server, so they are shared by every hos
 an export request with a request id an earlier run already submitted (JSOC de-duplicates identical
 requests for 24 hours), ``stage`` finds that run's event and logs a re-attachment instead of a new
 submission. Events are observability only: if the API cannot be read, nothing else changes.
+Submissions of this process are also remembered here, since an event reaches the server's event
+store a few seconds after it is emitted.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Any
 
 from prefect_jsoc._log import get_logger
@@ -21,6 +24,9 @@ SUBMITTED = "prefect-jsoc.export.submitted"
 READY = "prefect-jsoc.export.ready"
 #: JSOC answers an identical export request with the same request id for this long.
 DEDUP_WINDOW = dt.timedelta(hours=24)
+_MEMORY = 1024
+_submitted_here: dict[tuple[str, str], dt.datetime] = {}
+_submitted_lock = threading.Lock()
 
 
 def resource_id(server_id: str, request_id: str) -> str:
@@ -30,6 +36,11 @@ def resource_id(server_id: str, request_id: str) -> str:
 
 def announce(event: str, server_id: str, request_id: str, **payload: Any) -> None:
     """Emit ``event`` for the export ``request_id`` (never raises)."""
+    if event == SUBMITTED:
+        with _submitted_lock:
+            _submitted_here[(server_id, request_id)] = dt.datetime.now(dt.timezone.utc)
+            while len(_submitted_here) > _MEMORY:
+                _submitted_here.pop(next(iter(_submitted_here)))
     try:
         from prefect.events import emit_event
 
@@ -47,7 +58,11 @@ def announce(event: str, server_id: str, request_id: str, **payload: Any) -> Non
 
 
 def earlier_submission(server_id: str, request_id: str) -> dt.datetime | None:
-    """When an earlier run submitted ``request_id`` (per the Prefect server's events), or None."""
+    """When an earlier run submitted ``request_id`` (this process, or the Prefect server's events), or None."""
+    with _submitted_lock:
+        here = _submitted_here.get((server_id, request_id))
+    if here is not None and dt.datetime.now(dt.timezone.utc) - here < DEDUP_WINDOW:
+        return here
     try:
         from prefect import get_client
         from prefect.events.filters import (
