@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import tarfile
+import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ FITS_BLOCK = 2880
 _FITS_SUFFIXES = (".fits", ".fit", ".fts")
 _READ = 8 << 20  # bytes read at a time while summing (a multiple of 4)
 _ALL_ONES = 0xFFFFFFFF
+_WARNINGS_GUARD = threading.Lock()
 
 
 @dataclass
@@ -133,7 +135,9 @@ def _fits_layout(path: Path, size: int) -> tuple[str | None, list[tuple[int, int
 
     regions: list[tuple[int, int, int, int | None, bool]] = []
     try:
-        with warnings.catch_warnings():
+        # catch_warnings swaps process-wide state: one thread at a time, so that concurrent
+        # verifications cannot leave the caller's warning filters changed.
+        with _WARNINGS_GUARD, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with fits.open(path, memmap=False, lazy_load_hdus=False, disable_image_compression=True) as hdul:
                 for i, hdu in enumerate(hdul):

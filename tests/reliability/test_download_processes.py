@@ -137,6 +137,15 @@ class DownloadProcess:
                 self.proc.communicate()
 
 
+def own_limits(settings: JsocSettings, emu: JsocEmulator, tmp_path: Path) -> JsocSettings:
+    """``settings`` with the test's own download-connection limit (the same one as its processes).
+
+    A process that another test killed keeps its slot of the emulator's own limit until the lease
+    expires, which never happens on the test harness's Prefect server (it runs no services).
+    """
+    return settings.model_copy(update={"server_url": f"{emu.url}limits-of-{tmp_path.name}/"})
+
+
 def assert_served(emu: JsocEmulator, manifest: ExportManifest, files: list[Path]) -> None:
     """Every file is byte for byte what the emulator serves for it."""
     served = served_files(emu, str(manifest.request_id))
@@ -190,7 +199,7 @@ def test_a_download_killed_mid_block_keeps_its_finished_files_and_fetches_only_t
     emu.configure(bandwidth=None)
     emu.reset()
 
-    result = download_manifest(manifest, target, settings)
+    result = download_manifest(manifest, target, own_limits(settings, emu, tmp_path))
 
     assert requests(emu, "file:GET") == len(manifest.files) - len(kept)  # only the missing files
     assert (result.downloaded, result.skipped) == (len(manifest.files) - len(kept), len(kept))
@@ -230,7 +239,7 @@ def test_ctrl_c_and_sigterm_stop_a_download_promptly_and_a_rerun_resumes(
     emu.configure(bandwidth=None)
     emu.reset()
 
-    result = download_manifest(manifest, target, settings)
+    result = download_manifest(manifest, target, own_limits(settings, emu, tmp_path))
 
     assert requests(emu, "file:GET") == len(manifest.files) - len(kept)
     assert (result.downloaded, result.skipped) == (len(manifest.files) - len(kept), len(kept))
@@ -276,7 +285,7 @@ def test_a_run_cancelled_from_the_ui_is_cancelled_within_seconds_and_resumes(
     emu.configure(bandwidth=None)
     emu.reset()
 
-    result = download_manifest(manifest, target, settings)
+    result = download_manifest(manifest, target, own_limits(settings, emu, tmp_path))
 
     assert requests(emu, "file:GET") == len(manifest.files) - len(kept)
     assert (result.downloaded, result.skipped) == (len(manifest.files) - len(kept), len(kept))
