@@ -62,6 +62,11 @@ __all__ = [
     "UnsupportedQueryError",
     "export_error_for_status",
     "is_transient",
+    "InvalidDownloadPathError",
+    "JsocDownloadTransientError",
+    "JsocDownloadWriteError",
+    "JsocDiskFullError",
+    "JsocDownloadCancelled",
 ]
 
 
@@ -472,3 +477,58 @@ class JsocFetchError(JsocError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (JsocFetchError, (self.result,))
+
+
+# --------------------------------------------------------------------------------------------
+# Download integrity (appended).
+# --------------------------------------------------------------------------------------------
+
+
+class InvalidDownloadPathError(JsocValidationError):
+    """Raised when a download path or path template cannot be written to (checked before any export)."""
+
+
+class JsocDownloadTransientError(JsocDownloadError, JsocTransientError):
+    """Raised when every file that failed failed for a reason that may pass: a transfer slower than
+    the minimum rate, a dropped or timed-out connection, a truncated body, HTTP 5xx or 429.
+
+    The tasks retry it (it is a :class:`JsocTransientError`); a retry downloads only those files.
+    """
+
+    def __init__(self, failures: Sequence[tuple[str, str]], paths: Sequence[str] = ()):
+        super().__init__(failures, paths)
+        self.retry_after = None
+        self.http_status = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+class JsocDownloadWriteError(JsocError):
+    """Raised when a downloaded file cannot be written (a read-only or vanished directory, an I/O
+    error). The download stops at once and its temporary files are removed. Never retried.
+
+    Attributes:
+        path: The file that could not be written.
+        errno: The operating system's error number.
+    """
+
+    def __init__(self, message: str, *, path: str = "", errno: int | None = None):
+        super().__init__(message)
+        self.path = path
+        self.errno = errno
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+class JsocDiskFullError(JsocDownloadWriteError):
+    """Raised when the disk (or a quota) is full while writing a download (``ENOSPC``, ``EDQUOT``)."""
+
+
+class JsocDownloadCancelled(JsocError):
+    """Raised when a download was stopped on request (the flow run was cancelled or is shutting down).
+
+    Files completed before the stop are kept (verified); nothing partial is left under a final
+    name, and running the download again fetches only the missing files. Never retried.
+    """

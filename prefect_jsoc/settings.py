@@ -34,6 +34,8 @@ _ENV_FIELDS = (
     "request_timeout",
     "http_retries",
     "retry_backoff",
+    "min_download_rate",
+    "download_rate_window",
 )
 
 
@@ -121,6 +123,19 @@ class JsocSettings(Block):
         default=1.0,
         ge=0,
         description="First delay in seconds of the exponential backoff between those retries.",
+    )
+    min_download_rate: float = Field(
+        default=4096.0,
+        ge=0,
+        description=(
+            "Slowest acceptable download in bytes per second, averaged over download_rate_window; a slower "
+            "file is abandoned as a transient fault and retried (0 disables the check)."
+        ),
+    )
+    download_rate_window: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds over which a download's rate is measured against min_download_rate.",
     )
 
     @field_validator("server_url")

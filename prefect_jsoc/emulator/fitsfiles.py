@@ -6,6 +6,10 @@ Two kinds exist per (record, segment): the *SUMS* file served for ``as-is`` expo
 derived from the record number and segment, so the same request always yields the same bytes.
 The size of a SUMS file is known without generating it, which lets ``*size*`` and export sizes
 be exact and lets a huge export be refused (status 3) without writing anything.
+
+Every file carries ``DATASUM`` and ``CHECKSUM`` (FITS standard 4.0, appendix J), as JSOC's files
+often do, so that clients can check content and not only shape. The cards' comments are fixed
+text (astropy would write the current time), so the bytes stay the same from run to run.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from .records import Record, keyword_raw, record_name, recnum
 __all__ = ["FileStore", "image_shape", "sums_file_size"]
 
 _BLOCK = 2880
+_CHECKSUM_COMMENT = "HDU checksum (prefect-jsoc emulator)"
 
 
 def image_shape(file_size: int) -> tuple[int, int]:
@@ -54,23 +59,29 @@ def _seed(number: int, segment: str) -> int:
     return (number * 7919 + zlib.crc32(segment.encode())) % 100_003
 
 
-def _write_image(fh, rows: int, cols: int, seed: int) -> None:  # type: ignore[no-untyped-def]
+def _image(rows: int, cols: int, seed: int) -> np.ndarray:
+    """The 16-bit test pattern: stripes inside a disk, ``BLANK`` (-32768) outside it."""
     x = np.arange(cols, dtype=np.int32)
     row_pattern = (x * 7 + seed) % 2048
     xc, yc = (cols - 1) / 2.0, (rows - 1) / 2.0
     radius2 = (0.45 * min(rows, cols)) ** 2
     dx2 = (x - xc) ** 2
+    image = np.empty((rows, cols), dtype=">i2")
     step = max(1, 4_194_304 // cols)
-    written = 0
     for start in range(0, rows, step):
         y = np.arange(start, min(rows, start + step), dtype=np.int32)
         block = row_pattern[None, :] + ((y * 13) % 2048)[:, None] - 2048
         outside = dx2[None, :] + ((y - yc) ** 2)[:, None] > radius2
         block[outside] = -32768
-        data = block.astype(">i2").tobytes()
-        fh.write(data)
-        written += len(data)
-    fh.write(b"\0" * (_padded(written) - written))
+        image[start:start + len(y)] = block
+    return image
+
+
+def _write_fits(fh, header: fits.Header, rows: int, cols: int, seed: int) -> None:  # type: ignore[no-untyped-def]
+    """Write the header and image with ``DATASUM``/``CHECKSUM`` (deterministic comments)."""
+    hdu = fits.PrimaryHDU(data=_image(rows, cols, seed), header=header, do_not_scale_image_data=True)
+    hdu.add_checksum(when=_CHECKSUM_COMMENT)
+    hdu.writeto(fh, output_verify="silentfix")
 
 
 def _base_header(rows: int, cols: int) -> fits.Header:
@@ -134,8 +145,7 @@ class FileStore:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
             with open(tmp, "wb") as fh:
-                fh.write(header.tostring().encode("ascii"))
-                _write_image(fh, rows, cols, seed)
+                _write_fits(fh, header, rows, cols, seed)
             os.replace(tmp, path)
         return path
 
