@@ -26,6 +26,7 @@ from prefect_jsoc._log import get_logger
 from prefect_jsoc.artifacts import progress_for
 from prefect_jsoc.errors import JsocExportBadRequest, JsocExportError, JsocExportTooLarge
 from prefect_jsoc.exports import split_manifest
+from prefect_jsoc.limits import download_slots
 from prefect_jsoc.models import ExportManifest, ExportUnit
 from prefect_jsoc.results import BlockResult
 from prefect_jsoc.settings import JsocSettings
@@ -125,20 +126,31 @@ def run_unit(unit: ExportUnit, path: str, settings: JsocSettings, overwrite: boo
         get_logger().error("%s failed in %s: %s", unit.label, failure.step, _message(exc))
         return [_failed(b, failure.step, exc, timings) for b in unit.blocks]
 
+    shares = list(zip(unit.blocks, split_manifest(manifest, unit)))
+    if len(shares) > 1:  # one acquisition of the download connections for all blocks of the export
+        wanted = max(len(share.files) for _, share in shares)
+        with download_slots(settings, wanted=wanted):
+            return _download_blocks(unit, shares, manifest.request_id, path, settings, overwrite, timings, progress)
+    return _download_blocks(unit, shares, manifest.request_id, path, settings, overwrite, timings, progress)
+
+
+def _download_blocks(unit: ExportUnit, shares: list[tuple[Any, Any]], request_id: str, path: str,
+                     settings: JsocSettings, overwrite: bool, timings: dict[str, float],
+                     progress: Any) -> list[BlockResult]:
     results = []
-    for block, share in zip(unit.blocks, split_manifest(manifest, unit)):
+    for block, share in shares:
         mark = time.monotonic()
         try:
             got = download(share, path, settings=settings, overwrite=overwrite)
         except Exception as exc:
-            results.append(_failed(block, "download", exc, timings, manifest.request_id))
+            results.append(_failed(block, "download", exc, timings, request_id))
             get_logger().error("Downloading %s failed: %s", block.label, _message(exc))
             continue
         finally:
             progress.advance(unit.label, STEP_WEIGHTS["download"])
         results.append(BlockResult.for_block(
             block,
-            request_id=manifest.request_id,
+            request_id=request_id,
             shared_export=len(unit.blocks) > 1,
             files=list(got.paths),
             bytes=got.bytes_total,

@@ -30,6 +30,8 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from typing import Any
 from uuid import UUID
 
 from prefect_jsoc._log import get_logger
@@ -82,8 +84,34 @@ def _api_url() -> str:
     return str(PREFECT_API_URL.value() or "ephemeral")
 
 
+def _is_connection_error(exc: BaseException) -> bool:
+    import httpx
+
+    return isinstance(exc, (httpx.TransportError, ConnectionError))
+
+
 def _status(exc: BaseException) -> int | None:
     return getattr(getattr(exc, "response", None), "status_code", None)
+
+
+#: Answers that mean "the Prefect server is busy right now, ask again": SQLite write contention
+#: (503), rate limiting (429), a proxy in between (502, 504).
+_BUSY_SERVER = frozenset({429, 502, 503, 504})
+
+
+@contextlib.contextmanager
+def _client() -> Iterator[Any]:
+    """A synchronous Prefect client that does not retry by itself.
+
+    Prefect's client sleeps 2 s (then 4, 8, ...) after a 503, which a SQLite-backed server answers
+    whenever two writes meet. A slot freed during that sleep idles; our callers poll every 0.2-0.5 s
+    and treat a busy server like a taken slot instead.
+    """
+    from prefect import get_client
+    from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+
+    with temporary_settings(updates={PREFECT_CLIENT_MAX_RETRIES: 0}), get_client(sync_client=True) as client:
+        yield client
 
 
 def ensure_limit(name: str, size: int) -> None:
@@ -216,8 +244,6 @@ def acquire_slots(
         JsocSlotTimeout: When the slots did not become free within ``timeout``.
         JsocLimitError: When the Prefect API failed.
     """
-    from prefect import get_client
-
     occupy = max(1, min(int(occupy), int(size)))
     ensure_limit(limit, size)
     started = time.monotonic()
@@ -233,7 +259,7 @@ def acquire_slots(
             # Look before asking, one thread of this process at a time: a refused request still writes
             # to the server's database (its "denied slots" count), and on SQLite two writes that meet
             # cost a 503 and the Prefect client's 2 s retry.
-            with _asking, get_client(sync_client=True) as client:
+            with _asking, _client() as client:
                 current = client.read_global_concurrency_limit_by_name(limit)
                 if current.active_slots + occupy > current.limit:
                     return busy()
@@ -241,7 +267,7 @@ def acquire_slots(
                     names=[limit], slots=occupy, mode="concurrency", lease_duration=SLOT_LEASE_SECONDS
                 ).json()
         except Exception as exc:
-            if _status(exc) != 423:
+            if _status(exc) not in (423, *_BUSY_SERVER) and not _is_connection_error(exc):
                 raise JsocLimitError(f"Could not take a slot of the Prefect limit {limit!r}: {exc}") from exc
             return busy()
         if not reply.get("limits"):
@@ -273,13 +299,17 @@ def release_slots(lease_id: str | None) -> None:
     if renewal is not None:
         renewal.stop.set()
         renewal.wake.set()
-    try:
-        from prefect import get_client
-
-        with get_client(sync_client=True) as client:
-            client.release_concurrency_slots_with_lease(UUID(lease_id))
-    except Exception as exc:
-        get_logger().warning("Could not give back JSOC slot %s (it expires within a minute): %s", lease_id, exc)
+    for attempt in range(4):
+        try:
+            with _client() as client:
+                client.release_concurrency_slots_with_lease(UUID(lease_id))
+            break
+        except Exception as exc:
+            if attempt < 3 and (_status(exc) in _BUSY_SERVER or _is_connection_error(exc)):
+                time.sleep(0.1 * (attempt + 1))
+                continue
+            get_logger().warning("Could not give back JSOC slot %s (it expires within a minute): %s", lease_id, exc)
+            break
     with _freed:
         _freed.notify_all()
 
@@ -354,9 +384,17 @@ def release_export_slot(lease_id: str | None) -> None:
     release_slots(lease_id)
 
 
+#: Download slots this context already holds, per limit name: a unit's blocks download one after
+#: another under one acquisition instead of giving the slot back and asking again for each block.
+_held_downloads: ContextVar[dict[str, int] | None] = ContextVar("prefect_jsoc_held_downloads", default=None)
+
+
 @contextlib.contextmanager
 def download_slots(settings: JsocSettings, wanted: int = 1) -> Iterator[int]:
     """Hold download-connection slots of the settings' server; yields how many connections to open.
+
+    Re-entrant: inside an outer ``download_slots`` for the same server (the export task holds one
+    around its blocks' downloads), the slots already held are used and nothing is asked again.
 
     Args:
         settings: Resolved settings (``max_connections``, ``export_timeout``).
@@ -365,13 +403,20 @@ def download_slots(settings: JsocSettings, wanted: int = 1) -> Iterator[int]:
     Yields:
         The number of slots held: ``min(wanted, max_connections)``, at least 1.
     """
+    name = download_limit_name(settings)
+    held = _held_downloads.get() or {}
+    if name in held:
+        yield max(1, min(int(wanted), held[name]))
+        return
     size = settings.max_connections
     occupy = max(1, min(int(wanted), size))
     lease = acquire_slots(
-        download_limit_name(settings), size, occupy, timeout=settings.export_timeout,
+        name, size, occupy, timeout=settings.export_timeout,
         max_hold=24 * 3600.0, waiting_message=f"Waiting for a free download connection (at most {size} per server).",
     )
+    token = _held_downloads.set({**held, name: occupy})
     try:
         yield occupy
     finally:
+        _held_downloads.reset(token)
         release_slots(lease)
