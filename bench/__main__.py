@@ -86,6 +86,12 @@ MODULES = {"A": "a_two_series", "B": "b_eight_days", "C": "c_rerun", "D": "d_dow
            "F": "f_search"}
 
 
+def _write_partial(out: Path, doc: dict) -> None:
+    """Write what is done so far (``"partial": true``), so an interrupted run leaves its results."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({**doc, "partial": True}, indent=2, default=str) + "\n")
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description="prefect-jsoc benchmarks against the emulator.")
     p.add_argument("--only", default="", help="comma-separated scenario letters, e.g. A,B,C")
@@ -165,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                     ctx.log(f"scenario {key} failed: {exc}")
                 res.params["scenario_wall_seconds"] = round(time.perf_counter() - t1, 1)
                 doc["scenarios"].append(res.as_dict())
+                _write_partial(out, doc)
                 ctx.log(f"scenario {key} done in {res.params['scenario_wall_seconds']} s")
             ctx.wait_server_idle()  # let the server digest the last runs before it stops
             doc["idle_wait_seconds"] = round(ctx.idle_wait_seconds, 1)

@@ -129,7 +129,7 @@ def _exports(runs: list[dict[str, Any]]) -> list[int | None]:
 
 def short(run: dict[str, Any]) -> dict[str, Any]:
     """What the JSON keeps of one run."""
-    keep = ("wall_seconds", "search_seconds", "files", "request_ids", "errors", "ok", "exception", "failed_blocks",
+    keep = ("wall_seconds", "search_seconds", "files", "request_ids", "errors", "ok", "exception", "failed", "failed_blocks",
             "downloaded", "skipped", "peak_rss_mb", "flow_elapsed_seconds", "handoffs", "timeline", "_log")
     out = {k: run[k] for k in keep if k in run}
     emu = run.get("emulator") or {}

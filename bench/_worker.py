@@ -124,6 +124,7 @@ def _fetch_summary(result: Any) -> dict[str, Any]:
     return {
         "files": len(result.files),
         "request_ids": len(result.request_ids),
+        "failed": len(result.failed),
         "failed_blocks": [f"{b.label}: {b.failed_step}: {b.error}" for b in result.failed][:5],
         "downloaded": sum(b.downloaded for b in result.blocks),
         "skipped": sum(b.skipped for b in result.blocks),
