@@ -1,11 +1,19 @@
 """``python -m bench``: run the benchmark scenarios, print the table, write the JSON result.
 
+Scenarios (the headline is A, B and C: JSOC's real rule, one pending export per e-mail):
+    A  2 series x 2 intervals, one pending export, ours vs sunpy Fido (bar <= 0.35, 2 exports)
+    B  1 series x 8 intervals, one pending export, ours vs sunpy Fido (bar <= 0.2, 1 export)
+    C  the re-run of A and of B from the cache (0 exports, 0 bytes)
+    D  download throughput vs aiohttp and parfive
+    E  fan-out: one export per block, vs a sequential drms loop; orchestration overhead per block
+    F  a large search (~100,000 records) vs drms
+
 Options:
-    --only 1,4        run only these scenarios (1 download, 2 end-to-end, 3 re-run from cache,
-                      4 fan-out, 5 large search); 3 needs 2's first runs and runs them if needed
-    --repeats N       repeats per measurement (default 3; medians are reported; scenarios 1 and 5,
-                      which are cheap and noisy, take at least 5)
-    --strict-repeats N  runs of scenario 2's one-pending-export behaviour check (default 1)
+    --only A,C        run only these scenarios; C needs A's and B's first runs and makes them
+                      (without sunpy) if A or B is not selected
+    --repeats N       repeats per measurement (default 3; medians are reported; D and F, which
+                      are cheap and noisy, take at least 5)
+    --strict-repeats N  runs of A's behaviour check of sunpy's JSOCClient.fetch (default 1)
     --quick           one repeat and smaller sizes (a smoke run; the numbers are not the headline)
     --out PATH        where to write the JSON (default bench/results/latest.json for a full run,
                       bench/results/quick.json with --quick)
@@ -34,7 +42,7 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_RESULTS_LOCAL_STORAGE_PATH", str(_HOME / "storage"))
 
 from bench._env import BenchContext, temp_root  # noqa: E402
-from bench._report import ScenarioResult, format_table, markdown_table  # noqa: E402
+from bench._report import ScenarioResult, bar_rows, format_table, markdown_table  # noqa: E402
 from bench._timing import machine_info  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -57,7 +65,13 @@ def _update_docs(doc: dict) -> bool:
         f"`{doc['command'].strip()}` on {doc['started_at']}: {m['cpu_count']} cores (load average "
         f"{m['load_average_at_start']} at start), Python {m['python']}, prefect {v.get('prefect')}, drms "
         f"{v.get('drms')}, parfive {v.get('parfive')}, sunpy {v.get('sunpy')}; {doc['repeats']} repeats "
-        f"(5 for scenarios 1 and 5), total wall time {doc['wall_seconds'] / 60:.1f} min.",
+        f"(5 for D and F), total wall time {doc['wall_seconds'] / 60:.1f} min.",
+        "",
+        "**The bars** (every row with a bar; PASS or MISS):",
+        "",
+        markdown_table(doc["scenarios"], bar_rows(doc["scenarios"])),
+        "",
+        "**Every measurement:**",
         "",
         markdown_table(doc["scenarios"]),
         "",
@@ -67,16 +81,24 @@ def _update_docs(doc: dict) -> bool:
     after = rest.split(TABLE_END, 1)[1]
     DOCS.write_text(before + block + after)
     return True
-SCENARIOS = ("1", "5", "2", "3", "4")  # run order: cheapest and core-independent first
+SCENARIOS = ("D", "F", "A", "B", "C", "E")  # run order: cheapest first; C reports A's and B's re-runs
+MODULES = {"A": "a_two_series", "B": "b_eight_days", "C": "c_rerun", "D": "d_download", "E": "e_fanout",
+           "F": "f_search"}
+
+
+def _write_partial(out: Path, doc: dict) -> None:
+    """Write what is done so far (``"partial": true``), so an interrupted run leaves its results."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({**doc, "partial": True}, indent=2, default=str) + "\n")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description="prefect-jsoc benchmarks against the emulator.")
-    p.add_argument("--only", default="", help="comma-separated scenario numbers, e.g. 1,4")
+    p.add_argument("--only", default="", help="comma-separated scenario letters, e.g. A,B,C")
     p.add_argument("--repeats", type=int, default=None, help="repeats per measurement (default 3; 1 with --quick)")
     p.add_argument("--quick", action="store_true", help="one repeat, smaller sizes (smoke run)")
     p.add_argument("--strict-repeats", type=int, default=1,
-                   help="runs of scenario 2's one-pending-export behaviour check (default 1)")
+                   help="runs of A's behaviour check of sunpy's JSOCClient.fetch (default 1)")
     p.add_argument("--out", default=None, help="JSON output path")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     p.add_argument("--verbose", action="store_true", help="log every measurement")
@@ -96,29 +118,20 @@ def _server_pid() -> int | None:
 
 
 def _run_one(key: str, ctx: BenchContext, shared: dict) -> ScenarioResult:
-    if key == "1":
-        from bench import s1_download as mod
-    elif key == "2":
-        from bench import s2_fetch as mod
-    elif key == "3":
-        from bench import s3_rerun as mod
-    elif key == "4":
-        from bench import s4_fanout as mod
-    elif key == "5":
-        from bench import s5_search as mod
-    else:
-        raise SystemExit(f"unknown scenario {key!r}")
-    if key in ("2", "3"):
-        return mod.run(ctx, shared)
-    return mod.run(ctx)
+    import importlib
+
+    module = importlib.import_module(f"bench.{MODULES[key]}")
+    if key in ("A", "B", "C"):
+        return module.run(ctx, shared)
+    return module.run(ctx)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
-    wanted = [s.strip() for s in args.only.split(",") if s.strip()] or list(SCENARIOS)
+    wanted = [s.strip().upper() for s in args.only.split(",") if s.strip()] or list(SCENARIOS)
     bad = [s for s in wanted if s not in SCENARIOS]
     if bad:
-        print(f"unknown scenario(s): {', '.join(bad)}; choose from 1-5", file=sys.stderr)
+        print(f"unknown scenario(s): {', '.join(bad)}; choose from {', '.join(sorted(SCENARIOS))}", file=sys.stderr)
         return 2
     order = [s for s in SCENARIOS if s in wanted]
     repeats = args.repeats or (1 if args.quick else 3)
@@ -158,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                     ctx.log(f"scenario {key} failed: {exc}")
                 res.params["scenario_wall_seconds"] = round(time.perf_counter() - t1, 1)
                 doc["scenarios"].append(res.as_dict())
+                _write_partial(out, doc)
                 ctx.log(f"scenario {key} done in {res.params['scenario_wall_seconds']} s")
             ctx.wait_server_idle()  # let the server digest the last runs before it stops
             doc["idle_wait_seconds"] = round(ctx.idle_wait_seconds, 1)
@@ -168,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(ctx.root, ignore_errors=True)
             shutil.rmtree(_HOME, ignore_errors=True)
     doc["wall_seconds"] = round(time.perf_counter() - started, 1)
+    doc["bars"] = [dict(zip(("scenario", "what", "value", "ratio", "bar", "verdict"), row))
+                   for row in bar_rows(doc["scenarios"])]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=2, default=str) + "\n")
     full_run = not args.quick and not args.only and args.out is None and args.repeats in (None, 3)
@@ -177,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         print("QUICK RUN (1 repeat, small sizes): a smoke test of the harness; the ratios mean nothing.")
     print(format_table(doc["scenarios"]))
+    print()
+    print("THE BARS:")
+    print(format_table(doc["scenarios"], bar_rows(doc["scenarios"])))
     print()
     print(f"total wall time {doc['wall_seconds']} s (Prefect test server start {doc.get('prefect_server_start_seconds')} s, "
           f"not part of any measurement); JSON written to {out}")

@@ -6,8 +6,8 @@
 * :class:`BenchContext` owns the bench's temporary root, the Prefect API URL of the one test
   harness the bench process starts, and hands out fresh directories.
 * :func:`run_worker` runs one measured contender in a child process (``python -m bench._worker``)
-  with its own environment (fresh ``PREFECT_JSOC_STATE_DIR`` and result storage), and returns the
-  JSON the worker wrote. Workers time themselves, so interpreter start and imports are excluded.
+  with its own environment (its own ``PREFECT_HOME`` and, as the scenarios choose, its own Prefect
+  result storage), and returns the JSON the worker wrote. Workers time themselves, so interpreter start and imports are excluded.
 """
 
 from __future__ import annotations
@@ -101,8 +101,12 @@ class EmulatorProcess:
         """The emulator's counters."""
         return self._request("_emulator/stats")
 
+    def log(self) -> list[dict[str, Any]]:
+        """The emulator's request log, oldest first (``GET /_emulator/log``; cleared by :meth:`reset`)."""
+        return self._request("_emulator/log")
+
     def reset(self, exports: bool = True) -> None:
-        """Zero the counters and (by default) forget every export, so no request is deduplicated."""
+        """Zero the counters, clear the log and (by default) forget every export, so none is re-used."""
         self._request("_emulator/reset" + ("?exports=1" if exports else ""), data={})
 
     def configure(self, **knobs: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from bench._timing import median
 
-__all__ = ["ScenarioResult", "format_table", "markdown_table"]
+__all__ = ["ScenarioResult", "bar_rows", "format_table", "markdown_table"]
 
 _OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
 
@@ -104,9 +104,14 @@ def table_rows(results: list[dict[str, Any]]) -> list[tuple[str, str, str, str, 
 _HEADER = ("scenario", "contender / ratio", "median", "ratio", "bar", "verdict")
 
 
-def format_table(results: list[dict[str, Any]]) -> str:
-    """A plain-text table for the terminal."""
-    rows = [_HEADER] + table_rows(results)
+def bar_rows(results: list[dict[str, Any]]) -> list[tuple[str, str, str, str, str, str]]:
+    """Only the rows that have a bar (PASS or MISS), and scenario errors: the summary."""
+    return [row for row in table_rows(results) if row[5] in ("PASS", "MISS")]
+
+
+def format_table(results: list[dict[str, Any]], rows: list[tuple[str, ...]] | None = None) -> str:
+    """A plain-text table for the terminal (every row, or the ``rows`` given)."""
+    rows = [_HEADER] + (table_rows(results) if rows is None else rows)
     widths = [max(len(r[i]) for r in rows) for i in range(len(_HEADER))]
     lines = []
     for n, row in enumerate(rows):
@@ -116,9 +121,9 @@ def format_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def markdown_table(results: list[dict[str, Any]]) -> str:
+def markdown_table(results: list[dict[str, Any]], rows: list[tuple[str, ...]] | None = None) -> str:
     """The same table in Markdown (for docs/performance.md)."""
-    rows = table_rows(results)
+    rows = table_rows(results) if rows is None else rows
     out = ["| " + " | ".join(_HEADER) + " |", "|" + "|".join("---" for _ in _HEADER) + "|"]
     for row in rows:
         out.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")

@@ -2,14 +2,16 @@
 
 Each job times itself from just before the measured work to just after it (imports, interpreter
 start-up and the Prefect server are outside the timing) and writes a JSON result with
-``wall_seconds`` and the process's peak RSS. Jobs:
+``wall_seconds``, the process's peak RSS, and the Unix times ``t_start_unix``/``t_end_unix`` (to
+place the emulator's request log on the run's own time line). Jobs:
 
 * ``sunpy_fido``: ``Fido.search`` + ``Fido.fetch`` of an OR of blocks (sunpy's recommended way);
 * ``sunpy_client``: ``JSOCClient.search`` + ``JSOCClient.fetch`` of the same OR in one response;
-* ``jsoc_fetch``: our ``jsoc_fetch`` flow (settings from ``PREFECT_JSOC_*`` in the environment);
+* ``jsoc_fetch``: our ``jsoc_fetch`` flow (settings from ``PREFECT_JSOC_*`` in the environment;
+  ``"pack": false`` in the spec turns packing off: one export per block);
 * ``drms_loop``: a plain sequential drms loop: query, url_quick export, urllib download per block;
 * ``plain_loop``: our plain functions (validate, search, stage, await, download) in a loop, no
-  Prefect: the same work as the flow without orchestration;
+  Prefect: the same work as ``jsoc_fetch(..., pack=False)`` without orchestration;
 * ``noop_map``: a flow mapping N no-op tasks (Prefect's own floor per task run; N=0: per flow run);
 * ``profile_flow``: ``jsoc_fetch`` under pyinstrument (writes a text and an HTML profile).
 """
@@ -36,6 +38,17 @@ def _queries(blocks: list[dict[str, Any]]) -> list[Any]:
     from prefect_jsoc import JsocQuery
 
     return [JsocQuery(**b) for b in blocks]
+
+
+def recordsets(blocks: list[Any], url: str) -> list[str]:
+    """The DRMS record set of each block (a dict of ``JsocQuery`` fields or a ``JsocQuery``), as our
+    validation builds it: the order of the prime keys in it is the series', which the server knows."""
+    from prefect_jsoc import JsocQuery, JsocSettings
+    from prefect_jsoc.validation import validate_query
+
+    settings = JsocSettings(server_url=url)
+    queries = [b if isinstance(b, JsocQuery) else JsocQuery(**b) for b in blocks]
+    return [validate_query(q, settings, export=False).recordset() for q in queries]
 
 
 def _patch_drms(url: str) -> None:
@@ -67,7 +80,7 @@ def job_sunpy_fido(spec: dict[str, Any]) -> dict[str, Any]:
     from sunpy.net import Fido
 
     query = _sunpy_attrs(spec["blocks"])
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"t_start_unix": time.time()}
     start = time.perf_counter()
     try:
         found = Fido.search(query)
@@ -90,7 +103,7 @@ def job_sunpy_client(spec: dict[str, Any]) -> dict[str, Any]:
     from sunpy.net.jsoc import JSOCClient
 
     query = _sunpy_attrs(spec["blocks"])
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"t_start_unix": time.time()}
     start = time.perf_counter()
     try:
         client = JSOCClient()
@@ -110,6 +123,8 @@ def job_sunpy_client(spec: dict[str, Any]) -> dict[str, Any]:
 def _fetch_summary(result: Any) -> dict[str, Any]:
     return {
         "files": len(result.files),
+        "request_ids": len(result.request_ids),
+        "failed": len(result.failed),
         "failed_blocks": [f"{b.label}: {b.failed_step}: {b.error}" for b in result.failed][:5],
         "downloaded": sum(b.downloaded for b in result.blocks),
         "skipped": sum(b.skipped for b in result.blocks),
@@ -121,10 +136,10 @@ def job_jsoc_fetch(spec: dict[str, Any]) -> dict[str, Any]:
     from prefect_jsoc.flows import jsoc_fetch
 
     queries = _queries(spec["blocks"])
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"t_start_unix": time.time()}
     start = time.perf_counter()
     try:
-        result = jsoc_fetch(queries, path=spec["path"], fail_on_error=False)
+        result = jsoc_fetch(queries, path=spec["path"], fail_on_error=False, pack=spec.get("pack", True))
         out.update(_fetch_summary(result))
         out["flow_elapsed_seconds"] = result.elapsed_seconds
     except Exception as exc:  # noqa: BLE001 - reported
@@ -192,24 +207,24 @@ def job_drms_loop(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def job_plain_loop(spec: dict[str, Any]) -> dict[str, Any]:
+    """The flow's work per block without Prefect: validate, search, stage, await, download in a loop.
+
+    One export per block, as ``jsoc_fetch(..., pack=False)`` does; the export slots are the same
+    Prefect global concurrency limits the flow takes.
+    """
     from prefect_jsoc.downloads import download_manifest
     from prefect_jsoc.exports import stage_export, wait_for_export
     from prefect_jsoc.settings import JsocSettings
     from prefect_jsoc.validation import search_records, validate_query
 
-    import inspect
-
     settings = JsocSettings.resolve()
     queries = _queries(spec["blocks"])
-    # the stage task hands the search's record count to stage_export (one CGI call less); do the same
-    pass_count = "record_count" in inspect.signature(stage_export).parameters
     files = 0
     start = time.perf_counter()
     for q in queries:
-        checked = validate_query(q, settings)[0]
-        found = search_records(checked, None, settings)
-        extra = {"record_count": found.count} if pass_count else {}
-        handle = stage_export(found.query, settings, **extra)
+        checked = validate_query(q, settings)
+        search_records(checked, None, settings)
+        handle = stage_export(checked, settings)
         manifest = wait_for_export(handle, settings)
         files += len(download_manifest(manifest, spec["path"], settings).paths)
     return {"wall_seconds": time.perf_counter() - start, "files": files, "ok": files >= len(queries)}
@@ -247,6 +262,7 @@ def main() -> int:
         out = JOBS[job](spec)
     except Exception as exc:  # noqa: BLE001 - the parent reports it
         out = {"ok": False, "exception": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+    out["t_end_unix"] = time.time()
     out["peak_rss_mb"] = peak_rss_mb()
     out["pid"] = os.getpid()
     out_path.write_text(json.dumps(out, default=str))

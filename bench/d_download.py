@@ -1,4 +1,4 @@
-"""Scenario 1: download throughput (the physical limit).
+"""Scenario D: download throughput (the physical limit).
 
 The emulator serves the same N files of about 8 MB (a realistic AIA image) to:
 
@@ -22,7 +22,6 @@ between repeats.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from bench._env import EMAIL, BenchContext, drms_server_config
 from bench._report import ScenarioResult
 from bench._timing import median, ratio, stopwatch
 
-TITLE = "Download throughput: N x 8 MB files, same emulator"
+TITLE = "D. Download throughput: N x 8 MB files, same emulator"
 FILE_SIZE = 8 * 1024 * 1024
 
 
@@ -100,7 +99,7 @@ def _manifest(files: list[dict[str, Any]], sizes: list[int]) -> Any:
 def run(ctx: BenchContext) -> ScenarioResult:
     count = 8 if ctx.quick else 48
     repeats = ctx.repeats if ctx.quick else max(ctx.repeats, 5)  # cheap and noisy: take 5
-    res = ScenarioResult("1", TITLE, params={"files": count, "file_size_setting": FILE_SIZE,
+    res = ScenarioResult("D", TITLE, params={"files": count, "file_size_setting": FILE_SIZE,
                                              "repeats": repeats, "connections_ours": 1,
                                              "connections_aiohttp": 1})
     from prefect_jsoc import JsocSettings
@@ -118,14 +117,12 @@ def run(ctx: BenchContext) -> ScenarioResult:
         manifest = _manifest(files, sizes)
 
         def ours_task(dest: Path, files: list[dict[str, Any]], manifest: Any) -> None:
-            settings = JsocSettings(server_url=emu.url, state_dir=str(dest.parent / (dest.name + "-state")),
-                                    max_connections=1)
+            settings = JsocSettings(server_url=emu.url, max_connections=1)
             out = download(manifest, str(dest), settings=settings)
             assert out.downloaded == len(files), out
 
         def ours_engine(dest: Path, files: list[dict[str, Any]], manifest: Any) -> None:
-            settings = JsocSettings(server_url=emu.url, state_dir=str(dest.parent / (dest.name + "-state")),
-                                    max_connections=1)
+            settings = JsocSettings(server_url=emu.url, max_connections=1)
             out = download_manifest(manifest, dest, settings)
             assert out.downloaded == len(files), out
 
@@ -144,7 +141,6 @@ def run(ctx: BenchContext) -> ScenarioResult:
             dest = ctx.fresh_dir("s1-warmup")
             contenders[name](dest, few, few_manifest)
             ctx.cleanup(dest)
-            shutil.rmtree(dest.parent / (dest.name + "-state"), ignore_errors=True)
         runs: dict[str, list[float | None]] = {name: [] for name in contenders}
         for rep in range(repeats):
             order = names[rep % len(names):] + names[:rep % len(names)]
@@ -160,7 +156,6 @@ def run(ctx: BenchContext) -> ScenarioResult:
                 if ctx.verbose:
                     ctx.log(f"s1 {name}: {sw.seconds:.3f} s ({total / sw.seconds / 1e6:.0f} MB/s)")
                 ctx.cleanup(dest)
-                shutil.rmtree(dest.parent / (dest.name + "-state"), ignore_errors=True)
 
     mbs: dict[str, float | None] = {}
     for name, values in runs.items():
