@@ -99,18 +99,43 @@ def _status(exc: BaseException) -> int | None:
 _BUSY_SERVER = frozenset({429, 502, 503, 504})
 
 
+_clients: dict[str, Any] = {}
+_no_retry_settings: dict[int, tuple[Any, Any]] = {}
+_clients_lock = threading.Lock()
+
+
 @contextlib.contextmanager
 def _client() -> Iterator[Any]:
-    """A synchronous Prefect client that does not retry by itself.
+    """This process's synchronous Prefect client for slot calls, one that does not retry by itself.
 
     Prefect's client sleeps 2 s (then 4, 8, ...) after a 503, which a SQLite-backed server answers
-    whenever two writes meet. A slot freed during that sleep idles; our callers poll every 0.2-0.5 s
-    and treat a busy server like a taken slot instead.
+    whenever two writes meet; a slot freed during that sleep idles. Our callers poll every 0.2-0.5 s
+    and treat a busy server like a taken slot instead. The client stays open (making one costs a
+    tenth of a second or more, on every poll); its retry count is read per request from the
+    settings context, which is why that context is entered here.
     """
+    import prefect.context
     from prefect import get_client
-    from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+    from prefect.settings import PREFECT_CLIENT_MAX_RETRIES
 
-    with temporary_settings(updates={PREFECT_CLIENT_MAX_RETRIES: 0}), get_client(sync_client=True) as client:
+    context = prefect.context.get_settings_context()
+    with _clients_lock:
+        cached = _no_retry_settings.get(id(context.settings))
+        if cached is None or cached[0] is not context.settings:
+            cached = (context.settings, context.settings.copy_with_update(updates={PREFECT_CLIENT_MAX_RETRIES: 0}))
+            if len(_no_retry_settings) > 8:
+                _no_retry_settings.clear()
+            _no_retry_settings[id(context.settings)] = cached
+    with prefect.context.SettingsContext(profile=context.profile, settings=cached[1]):
+        url = _api_url()
+        if url == "ephemeral":  # an in-process API: nothing to keep open
+            with get_client(sync_client=True) as client:
+                yield client
+            return
+        with _clients_lock:
+            client = _clients.get(url)
+            if client is None:
+                client = _clients[url] = get_client(sync_client=True).__enter__()
         yield client
 
 

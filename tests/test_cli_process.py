@@ -89,7 +89,7 @@ def command_env(jsoc_emulator, tmp_path: Path) -> dict[str, str]:
     env.update(
         PREFECT_JSOC_SERVER_URL=jsoc_emulator.url,
         PREFECT_JSOC_EMAIL="cli@example.com",
-        PREFECT_JSOC_POLL_INTERVAL="0.5",
+        PREFECT_JSOC_POLL_INTERVAL="2",
         PREFECT_RESULTS_LOCAL_STORAGE_PATH=str(tmp_path / "results"),
     )
     return env

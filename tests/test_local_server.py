@@ -57,9 +57,14 @@ def test_the_command_reports_a_server_that_does_not_start_in_one_line(tmp_path) 
 def test_a_configured_prefect_api_is_used_as_it_is() -> None:
     from prefect.settings import PREFECT_API_URL
 
+    before = _local_servers_of_us()  # the session's own server (the prefect_harness fixture) is one
     with local_prefect_api() as api_url:
         assert api_url == PREFECT_API_URL.value()
-        assert not [p for p in os.listdir("/proc") if p.isdigit() and _is_local_server_of_us(p)]
+        assert _local_servers_of_us() == before
+
+
+def _local_servers_of_us() -> set[str]:
+    return {p for p in os.listdir("/proc") if p.isdigit() and _is_local_server_of_us(p)}
 
 
 def _is_local_server_of_us(pid: str) -> bool:
