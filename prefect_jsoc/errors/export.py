@@ -115,6 +115,9 @@ STATUS_ERRORS: dict[int, tuple[type[JsocExportError], str]] = {
          "Stage the query again."),
 }
 
+#: Any status not in the table (or no status at all).
+_OTHER_STATUS: tuple[type[JsocExportError], str] = (ExportFailedError, "{what} failed with JSOC status {shown!r}.{said}")
+
 #: Status 4 replies that are not a bad request, recognised by a fragment of JSOC's text.
 _STATUS4_BY_TEXT: tuple[tuple[str, type[JsocExportError], str], ...] = (
     ("save new export-request hash", ExportTransientError, "{what} hit JSOC's intermittent status 4.{said} "
@@ -161,7 +164,7 @@ def export_error_for_status(
         what += f" for {label}"
     said = f' JSOC said: "{server_message}".' if server_message else ""
     shown = status if status is not None else reply.get("status")
-    cls, text = STATUS_ERRORS.get(status, (ExportFailedError, "{what} failed with JSOC status {shown!r}.{said}"))
+    cls, text = STATUS_ERRORS.get(status, _OTHER_STATUS) if status is not None else _OTHER_STATUS
     if status == 4:
         low = (server_message or "").lower()
         cls, text = next(((c, t) for part, c, t in _STATUS4_BY_TEXT if part in low), (cls, text))
