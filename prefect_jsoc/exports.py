@@ -19,7 +19,12 @@ from urllib.parse import urljoin
 from prefect_jsoc._log import get_logger
 from prefect_jsoc.client import JsocClient
 from prefect_jsoc.downloads import parse_record, quick_filename, safe_filename
-from prefect_jsoc.errors import JsocExportTimeout, JsocProtocolError, export_error_for_status
+from prefect_jsoc.errors import (
+    ExportLimitReachedError,
+    ExportTimeoutError,
+    JsocProtocolError,
+    export_error_for_status,
+)
 from prefect_jsoc.export_events import READY, SUBMITTED, announce, earlier_submission
 from prefect_jsoc.limits import (
     acquire_export_slot,
@@ -241,7 +246,7 @@ def stage_export(
     Raises:
         MissingEmailError: When no notify e-mail is configured.
         JsocExportError: When JSOC refuses the export (status 3, 4, 25, ...).
-        JsocExportTimeout: When JSOC kept answering status 7 for ``export_timeout``.
+        ExportLimitReachedError: When JSOC kept answering status 7 for ``export_timeout``.
         JsocTransientError: When the server could not be reached (the task retries).
 
     Example:
@@ -283,9 +288,11 @@ def stage_export(
         raise export_error_for_status(reply, label=unit.label)
 
     def waited_too_long(waited: float) -> Exception:
-        return JsocExportTimeout(
-            f"JSOC kept refusing the export of {unit.label} with status 7 for {waited:.0f} s: "
-            f"{refused[-1] if refused else ''} Wait for the other exports of this e-mail, or raise export_timeout."
+        said = refused[-1] if refused else ""
+        return ExportLimitReachedError(
+            f"JSOC kept refusing the export of {unit.label} with status 7 for {waited:.0f} s: {said} "
+            "Wait for the other exports of this e-mail, or raise export_timeout.",
+            status=7, server_message=said or None,
         )
 
     lease = acquire_export_slot(settings, limit, label=unit.label)
@@ -376,7 +383,7 @@ def wait_for_export(
     Raises:
         JsocExportError: A subclass per JSOC status (3 too large, 4 bad request, 5 expired or
             unknown, 25 needs staff, ...).
-        JsocExportTimeout: When the export is not ready within ``export_timeout`` (it stays
+        ExportTimeoutError: When the export is not ready within ``export_timeout`` (it stays
             pending on the server; running again re-attaches to it).
         JsocTransientError: When the server could not be reached.
 
@@ -418,11 +425,11 @@ def wait_for_export(
         raise export_error_for_status(reply, request_id=rid, label=handle.label)
 
     def timed_out(waited: float) -> Exception:
-        return JsocExportTimeout(
+        return ExportTimeoutError(
             f"Export {rid} for {handle.label} was not ready after {waited:.0f} s (last JSOC status "
             f"{seen[-1] if seen else '?'}). It stays pending on the server: run again later to re-attach to it, "
             "or raise export_timeout.",
-            request_id=rid,
+            status=seen[-1] if seen else None, request_id=rid,
         )
 
     age = (_now() - handle.submitted_at).total_seconds()

@@ -24,7 +24,13 @@ from prefect.transactions import CommitMode, transaction
 
 from prefect_jsoc._log import get_logger
 from prefect_jsoc.artifacts import progress_for
-from prefect_jsoc.errors import JsocExportBadRequest, JsocExportError, JsocExportTooLarge
+from prefect_jsoc.errors import (
+    ExportBadRequestError,
+    ExportTimeoutError,
+    ExportTooLargeError,
+    JsocExportError,
+    JsocTransientError,
+)
 from prefect_jsoc.exports import split_manifest
 from prefect_jsoc.limits import download_slots
 from prefect_jsoc.models import ExportManifest, ExportUnit
@@ -61,8 +67,8 @@ def _stage_and_await(unit: ExportUnit, settings: JsocSettings, timings: dict[str
         try:
             manifest = await_export(handle, settings=settings)
         except JsocExportError as exc:
-            if state.name != "Cached":
-                raise
+            if state.name != "Cached" or isinstance(exc, (ExportTimeoutError, JsocTransientError)):
+                raise  # a pending export is not dead: re-staging would only wait for it again
             said = getattr(exc, "server_message", None) or _message(exc).split(". ")[0]
             get_logger().warning(
                 "Export %s for %s came from an earlier run, but JSOC can no longer serve it (%s); staging it again.",
@@ -116,7 +122,7 @@ def run_unit(unit: ExportUnit, path: str, settings: JsocSettings, overwrite: boo
         manifest = _stage_and_await(unit, settings, timings, progress)
     except _StepFailed as failure:
         exc = failure.error
-        if len(unit.blocks) > 1 and isinstance(exc, (JsocExportBadRequest, JsocExportTooLarge)):
+        if len(unit.blocks) > 1 and isinstance(exc, (ExportBadRequestError, ExportTooLargeError)):
             get_logger().warning(
                 "JSOC refused the packed export of %d blocks of %s (%s); exporting each block on its own.",
                 len(unit.blocks), unit.series, _message(exc).split(". ")[0],

@@ -35,7 +35,7 @@ from typing import Any
 from uuid import UUID
 
 from prefect_jsoc._log import get_logger
-from prefect_jsoc.errors import JsocLimitError, JsocSlotTimeout
+from prefect_jsoc.errors import LimitUnavailableError, SlotTimeoutError
 from prefect_jsoc.polling import poll_until
 from prefect_jsoc.settings import JsocSettings
 
@@ -147,7 +147,7 @@ def ensure_limit(name: str, size: int) -> None:
         size: How many slots it has.
 
     Raises:
-        JsocLimitError: When the Prefect API cannot create or read the limit.
+        LimitUnavailableError: When the Prefect API cannot create or read the limit.
     """
     key = (_api_url(), name)
     with _ensure_lock:  # threads of one process create a limit once; other hosts may race us
@@ -165,7 +165,7 @@ def ensure_limit(name: str, size: int) -> None:
                         if attempt == 2 or _status(getattr(exc, "http_exc", exc)) not in (409, 500):
                             raise
         except Exception as exc:
-            raise JsocLimitError(
+            raise LimitUnavailableError(
                 f"Could not create the Prefect global concurrency limit {name!r} ({size} slots) on the "
                 f"Prefect API at {_api_url()}: {exc}. prefect-jsoc keeps JSOC's limits there; check "
                 "PREFECT_API_URL."
@@ -266,8 +266,8 @@ def acquire_slots(
         sleep: Sleep function between polls (default: a sleep that a release in this process ends).
 
     Raises:
-        JsocSlotTimeout: When the slots did not become free within ``timeout``.
-        JsocLimitError: When the Prefect API failed.
+        SlotTimeoutError: When the slots did not become free within ``timeout``.
+        LimitUnavailableError: When the Prefect API failed.
     """
     occupy = max(1, min(int(occupy), int(size)))
     ensure_limit(limit, size)
@@ -293,14 +293,14 @@ def acquire_slots(
                 ).json()
         except Exception as exc:
             if _status(exc) not in (423, *_BUSY_SERVER) and not _is_connection_error(exc):
-                raise JsocLimitError(f"Could not take a slot of the Prefect limit {limit!r}: {exc}") from exc
+                raise LimitUnavailableError(f"Could not take a slot of the Prefect limit {limit!r}: {exc}") from exc
             return busy()
         if not reply.get("limits"):
-            raise JsocLimitError(f"The Prefect limit {limit!r} does not exist although it was just created.")
+            raise LimitUnavailableError(f"The Prefect limit {limit!r} does not exist although it was just created.")
         return str(reply["lease_id"])
 
     def timed_out(waited: float) -> Exception:
-        return JsocSlotTimeout(
+        return SlotTimeoutError(
             f"No slot of the Prefect global concurrency limit {limit!r} became free within {waited:.0f} s; "
             f"other runs hold all {size}. See `prefect gcl inspect {limit}`. A run that was killed frees "
             "its slot when its lease expires (about a minute, on a Prefect server whose services run)."

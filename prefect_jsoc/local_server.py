@@ -44,7 +44,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from prefect_jsoc.errors import JsocError
+from prefect_jsoc.errors import LocalServerError  # re-exported: its home was this module
 
 __all__ = [
     "LocalPrefectServer",
@@ -101,10 +101,6 @@ def terminate_running_servers() -> None:
             shutil.rmtree(server.state_dir, ignore_errors=True)
 
 
-class LocalServerError(JsocError):
-    """The local Prefect API server could not be started."""
-
-
 def configured_api_url() -> str | None:
     """The Prefect API URL configured for this process (environment or profile), or ``None``."""
     from prefect.settings import PREFECT_API_URL
@@ -120,10 +116,10 @@ def _startup_timeout() -> float:
     if variable:  # read now: Prefect read its settings when it was imported, perhaps before this was set
         try:
             return float(variable)
-        except ValueError:
+        except ValueError as exc:
             raise LocalServerError(
                 f"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS={variable!r} is not a number of seconds."
-            ) from None
+            ) from exc
     ephemeral = get_current_settings().server.ephemeral
     if "startup_timeout_seconds" in ephemeral.model_fields_set:
         return float(ephemeral.startup_timeout_seconds)

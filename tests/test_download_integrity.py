@@ -37,11 +37,11 @@ from prefect_jsoc.downloads import (
     verify_file,
 )
 from prefect_jsoc.errors import (
+    DiskFullError,
+    DownloadCancelledError,
+    DownloadTransientError,
+    DownloadWriteError,
     InvalidDownloadPathError,
-    JsocDiskFullError,
-    JsocDownloadCancelled,
-    JsocDownloadTransientError,
-    JsocDownloadWriteError,
     JsocValidationError,
     is_transient,
 )
@@ -236,7 +236,7 @@ def test_a_trickling_server_fails_as_a_transient_fault_within_the_rate_window(
     slow = settings.model_copy(update={"min_download_rate": 2000.0, "download_rate_window": 1.0, "http_retries": 1})
 
     run = InThread(download_manifest, manifest, tmp_path, slow)
-    with pytest.raises(JsocDownloadTransientError) as info:
+    with pytest.raises(DownloadTransientError) as info:
         run.join(60, "the download from a trickling server")
 
     assert is_transient(info.value)  # the download task retries it later
@@ -251,7 +251,7 @@ def test_a_full_disk_fails_the_download_at_once_with_a_clear_error(emu, settings
     with tmpfs(tmp_path / "small", "size=100k") as disk:  # room for one 69 kB file, not two
         target = disk / "data"
         run = InThread(download_manifest, manifest, target, settings)
-        with pytest.raises(JsocDiskFullError) as info:
+        with pytest.raises(DiskFullError) as info:
             run.join(60, "the download onto a full disk")
 
         message = str(info.value)
@@ -270,9 +270,9 @@ def test_a_read_only_directory_is_refused_before_export_and_fails_a_download_cle
                 f"The download path '{disk}/data' is not writable: files cannot be created in {disk} (Read-only "
                 "file system). Choose a directory you can write to.")):
             check_download_path(disk / "data")
-        with pytest.raises(JsocDownloadWriteError, match=r"Cannot write .*Read-only file system") as info:
+        with pytest.raises(DownloadWriteError, match=r"Cannot write .*Read-only file system") as info:
             download_manifest(manifest, disk, settings)
-        assert not isinstance(info.value, JsocDiskFullError)
+        assert not isinstance(info.value, DiskFullError)
         assert requests(emu, "file:GET") == 0
 
 
@@ -288,7 +288,7 @@ def test_stop_downloads_stops_a_running_download_promptly_and_a_rerun_resumes(
                60, "one file done and the next in flight")
 
     assert stop_downloads() == 1
-    with pytest.raises(JsocDownloadCancelled, match=r"stopped on request: 1 file\(s\) are complete and verified"):
+    with pytest.raises(DownloadCancelledError, match=r"stopped on request: 1 file\(s\) are complete and verified"):
         run.join(10, "the stopped download")
 
     kept = finals(tmp_path)

@@ -12,11 +12,11 @@ from prefect import flow
 
 from prefect_jsoc import await_export, download, stage
 from prefect_jsoc.errors import (
-    JsocExportBadRequest,
-    JsocExportNeedsStaff,
-    JsocExportNotFound,
-    JsocExportTimeout,
-    JsocExportTooLarge,
+    ExportBadRequestError,
+    ExportNeedsStaffError,
+    ExportNotFoundError,
+    ExportTimeoutError,
+    ExportTooLargeError,
 )
 from prefect_jsoc.exports import stage_export, wait_for_export
 from prefect_jsoc.downloads import verify_file
@@ -124,13 +124,13 @@ def test_transient_status_4_and_http_faults_are_retried(emu, settings, tmp_path)
 
 def test_refusals_map_to_typed_errors_without_retrying(emu, settings):
     emu.configure(offline=True)
-    with pytest.raises(JsocExportNeedsStaff, match=re.escape("needs JSOC staff (status 25)")):
+    with pytest.raises(ExportNeedsStaffError, match=re.escape("needs JSOC staff (status 25)")):
         stage_export(hmi_query(), settings)
     emu.configure(offline=False, size_limit_mb=0.5)
-    with pytest.raises(JsocExportTooLarge, match=re.escape("is too large for JSOC (status 3)")):
+    with pytest.raises(ExportTooLargeError, match=re.escape("is too large for JSOC (status 3)")):
         stage_export(hmi_query(), settings)
     emu.configure(size_limit_mb=100_000, max_export_records=2)
-    with pytest.raises(JsocExportBadRequest, match=re.escape("was rejected as a bad request (status 4)")):
+    with pytest.raises(ExportBadRequestError, match=re.escape("was rejected as a bad request (status 4)")):
         stage_export(hmi_query(), settings)
     assert requests(emu, "jsoc_fetch:exp_request") == 3  # one each: permanent statuses are not retried
     state = stage(hmi_query(), settings=settings, return_state=True)
@@ -140,7 +140,7 @@ def test_refusals_map_to_typed_errors_without_retrying(emu, settings):
 def test_an_export_the_server_forgot_is_a_typed_error_that_says_to_stage_again(emu, settings):
     handle = stage_export(hmi_query(), settings)
     emu.forget_exports()  # JSOC restarted or purged the request
-    with pytest.raises(JsocExportNotFound, match="Stage the query again"):
+    with pytest.raises(ExportNotFoundError, match="Stage the query again"):
         wait_for_export(handle, settings)
 
 
@@ -148,7 +148,7 @@ def test_export_timeout_leaves_the_export_pending(emu, settings):
     emu.configure(export_delay=30)
     impatient = settings.model_copy(update={"export_timeout": 1.5})
     handle = stage_export(hmi_query(), impatient)
-    with pytest.raises(JsocExportTimeout, match=re.escape(
+    with pytest.raises(ExportTimeoutError, match=re.escape(
             f"Export {handle.request_id} for {handle.label} was not ready after 2 s")) as info:
         wait_for_export(handle, impatient)
     assert info.value.request_id == handle.request_id

@@ -13,8 +13,8 @@ The guarantees, and where each is kept:
   killed or interrupted download keeps what it finished.
 * **Every wait is bounded.** Reads by ``request_timeout``, slow transfers by ``min_download_rate``
   over ``download_rate_window``, waits for another writer of the same file by ``export_timeout``.
-  A full disk or another write error stops the download at once (:class:`JsocDiskFullError`,
-  :class:`JsocDownloadWriteError`).
+  A full disk or another write error stops the download at once (:class:`DiskFullError`,
+  :class:`DownloadWriteError`).
 * **Stops are prompt.** Ctrl-C or SIGTERM in the thread that downloads, :func:`stop_downloads`, or
   Prefect tearing the flow run down (cancellation from the UI, SIGTERM, Ctrl-C while the download
   runs on a task-runner thread) stop the transfers within a fraction of a second and remove their
@@ -32,12 +32,12 @@ from pathlib import Path
 
 from prefect_jsoc._log import get_logger as _logger
 from prefect_jsoc.errors import (
+    DiskFullError,
+    DownloadCancelledError,
+    DownloadFailedError,
+    DownloadTransientError,
+    DownloadWriteError,
     InvalidOptionError,
-    JsocDiskFullError,
-    JsocDownloadCancelled,
-    JsocDownloadError,
-    JsocDownloadTransientError,
-    JsocDownloadWriteError,
 )
 from prefect_jsoc.limits import download_slots
 from prefect_jsoc.models import DownloadResult, ExportManifest
@@ -82,7 +82,7 @@ def stop_downloads() -> int:
     """Stop every download running in this process, promptly and cleanly.
 
     Each running :func:`download_manifest` cancels its transfers, removes their temporary files,
-    keeps the files it already completed and verified, and raises :class:`JsocDownloadCancelled`.
+    keeps the files it already completed and verified, and raises :class:`DownloadCancelledError`.
     Downloads started afterwards are not affected. Signal handlers (a CLI's SIGINT/SIGTERM
     handler) may call it.
 
@@ -157,13 +157,13 @@ def download_manifest(
             download).
         InvalidOptionError: When the path template uses a field the files do not have, or puts
             two files at one path.
-        JsocDownloadTransientError: When files still fail after ``1 + http_retries`` rounds, all for
+        DownloadTransientError: When files still fail after ``1 + http_retries`` rounds, all for
             reasons that may pass (too slow, connection lost, HTTP 5xx); the tasks retry it.
-        JsocDownloadError: When files still fail after every round, some for other reasons (HTTP
+        DownloadFailedError: When files still fail after every round, some for other reasons (HTTP
             404, bytes that fail verification); it lists each URL and error.
-        JsocDiskFullError: When the disk is full; at once, with the temporary files removed.
-        JsocDownloadWriteError: When a file cannot be written for another reason.
-        JsocDownloadCancelled: When a stop was requested (see :func:`stop_downloads`).
+        DiskFullError: When the disk is full; at once, with the temporary files removed.
+        DownloadWriteError: When a file cannot be written for another reason.
+        DownloadCancelledError: When a stop was requested (see :func:`stop_downloads`).
 
     Example:
         ```python
@@ -279,7 +279,7 @@ def download_manifest(
     if gave_up:
         failed = [(j.file.url, errors.get(j.index, ("failed", False))[0]) for j in gave_up]
         transient = all(errors.get(j.index, ("", False))[1] for j in gave_up)
-        raise (JsocDownloadTransientError if transient else JsocDownloadError)(failed, paths)
+        raise (DownloadTransientError if transient else DownloadFailedError)(failed, paths)
     bytes_total = 0
     for p in paths:
         try:
@@ -360,24 +360,24 @@ def _wait_for_other_writers(
             return verified
 
 
-def _cancelled(manifest: ExportManifest, finished: dict[int, Path], left: list[FileJob]) -> JsocDownloadCancelled:
-    return JsocDownloadCancelled(
+def _cancelled(manifest: ExportManifest, finished: dict[int, Path], left: list[FileJob]) -> DownloadCancelledError:
+    return DownloadCancelledError(
         f"The download of {manifest.label} was stopped on request: {len(finished)} file(s) are complete and "
         f"verified, {len(left)} not downloaded. Nothing partial was kept; run it again to fetch only the "
         "missing files."
     )
 
 
-def _write_error(exc: OSError, path: Path, manifest: ExportManifest) -> JsocDownloadWriteError:
+def _write_error(exc: OSError, path: Path, manifest: ExportManifest) -> DownloadWriteError:
     where = path.parent
     if is_disk_full(exc):
-        return JsocDiskFullError(
+        return DiskFullError(
             f"The disk is full: writing {path} failed ({exc.strerror or exc}). The download of {manifest.label} "
             f"stopped at once and its temporary files were removed; free space on the file system of {where} "
             "(or choose another download path) and run it again: files already complete are kept.",
             path=str(path), errno=exc.errno,
         )
-    return JsocDownloadWriteError(
+    return DownloadWriteError(
         f"Cannot write {path}: {exc.strerror or exc} (errno {exc.errno}). The download of {manifest.label} "
         f"stopped and its temporary files were removed; check that {where} is writable, then run it again.",
         path=str(path), errno=exc.errno,

@@ -163,9 +163,9 @@ def resolve_target(path: str | os.PathLike[str], file: ManifestFile, manifest: E
         raise InvalidOptionError(
             f"The path template {template!r} uses {exc}, which the file {name!r} does not have. Available "
             f"fields: {available}."
-        ) from None
+        ) from exc
     except ValueError as exc:
-        raise InvalidOptionError(f"The path template {template!r} is not a valid format string: {exc}.") from None
+        raise InvalidOptionError(f"The path template {template!r} is not a valid format string: {exc}.") from exc
     base = Path(_fixed_directory(template)).resolve()
     target = Path(formatted)
     target = (target if target.is_absolute() else Path.cwd() / target).resolve()
@@ -229,7 +229,7 @@ def _check_template(template: str) -> None:
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as exc:
-        raise InvalidDownloadPathError(f"The path template {template!r} is not a valid template: {exc}. {hint}") from None
+        raise InvalidDownloadPathError(f"The path template {template!r} is not a valid template: {exc}. {hint}") from exc
     for _literal, field, spec, _conversion in parsed:
         if field is None:
             continue
@@ -273,7 +273,7 @@ def _check_components(text: str, directory: Path) -> Path:
             is_dir = candidate.is_dir()
             present = is_dir or candidate.exists()
         except OSError as exc:
-            raise InvalidDownloadPathError(f"The download path {text!r} cannot be used: {candidate}: {exc.strerror or exc}.") from None
+            raise InvalidDownloadPathError(f"The download path {text!r} cannot be used: {candidate}: {exc.strerror or exc}.") from exc
         if not present:
             for later in parts[i + 1:]:
                 if len(os.fsencode(later)) > name_max:
@@ -305,7 +305,7 @@ def _check_writable(text: str, existing: Path) -> None:
         raise InvalidDownloadPathError(
             f"The download path {text!r} is not writable: files cannot be created in {existing} "
             f"({exc.strerror or exc}). Choose a directory you can write to."
-        ) from None
+        ) from exc
     os.close(fd)
     with contextlib.suppress(OSError):
         os.unlink(probe)
