@@ -9,9 +9,9 @@ from typing import Any
 
 from aiohttp import web
 
-from .state import EmulatorState, log_entry
+from .state import STATE, EmulatorState, log_entry
 
-__all__ = ["cgi_faults", "json_reply", "request_params"]
+__all__ = ["begin_cgi", "json_reply", "request_params"]
 
 _MAINTENANCE_PAGE = (
     "<!DOCTYPE html>\n<html><head><title>JSOC</title></head>\n"
@@ -38,7 +38,7 @@ async def request_params(request: web.Request) -> dict[str, str]:
     return params
 
 
-async def cgi_faults(state: EmulatorState, name: str, op: str | None = None,
+async def _cgi_faults(state: EmulatorState, name: str, op: str | None = None,
                       ) -> tuple[dict[str, Any], web.Response | None]:
     """Count and log the call, and inject latency, throttling and HTTP 500 as configured.
 
@@ -68,3 +68,27 @@ async def cgi_faults(state: EmulatorState, name: str, op: str | None = None,
         entry["fault"] = "bad_json"
         return entry, web.Response(status=200, content_type="text/html", text=_MAINTENANCE_PAGE)
     return entry, None
+
+
+async def begin_cgi(
+    request: web.Request, cgi: str, by_op: bool = False
+) -> tuple[EmulatorState, dict[str, str], dict[str, Any], web.Response | None]:
+    """Start a CGI call: read its parameters, then count, log and perhaps fault it.
+
+    Args:
+        request: The request.
+        cgi: The CGI's name in the stats and the log.
+        by_op: Count and log it as ``cgi:op`` (``jsoc_info`` and ``jsoc_fetch``).
+
+    Returns:
+        The emulator's state, the parameters, the call's log entry (the handler adds what it learns)
+        and the faulty reply to send instead of the real one, if any.
+    """
+    state = request.app[STATE]
+    params = await request_params(request)
+    if by_op:
+        op = params.get("op", "")
+        entry, fault = await _cgi_faults(state, f"{cgi}:{op}", op)
+    else:
+        entry, fault = await _cgi_faults(state, cgi)
+    return state, params, entry, fault

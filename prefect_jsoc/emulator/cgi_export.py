@@ -11,8 +11,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from .cgi_common import cgi_faults, json_reply, request_params
-from .state import STATE
+from .cgi_common import begin_cgi, json_reply
 
 __all__ = ["check_address", "jsoc_fetch"]
 
@@ -21,12 +20,10 @@ _EMAIL_RE = re.compile(r"^\s*[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,6}\s*$
 
 async def jsoc_fetch(request: web.Request) -> web.Response:
     """``jsoc_fetch``: exp_request and exp_status."""
-    state = request.app[STATE]
-    params = await request_params(request)
-    op = params.get("op", "")
-    entry, fault = await cgi_faults(state, f"jsoc_fetch:{op}", op)
+    state, params, entry, fault = await begin_cgi(request, "jsoc_fetch", by_op=True)
     if fault is not None:
         return fault
+    op = params.get("op", "")
     note: dict[str, Any] = {}
     if op == "exp_request":
         ip = request.remote or "unknown"
@@ -44,11 +41,10 @@ async def jsoc_fetch(request: web.Request) -> web.Response:
         entry["outcome"] = note["outcome"]
     return json_reply(reply)
 
+
 async def check_address(request: web.Request) -> web.Response:
     """``checkAddress.sh``: is this address registered for exports?"""
-    state = request.app[STATE]
-    params = await request_params(request)
-    _, fault = await cgi_faults(state, "checkAddress.sh")
+    state, params, _, fault = await begin_cgi(request, "checkAddress.sh")
     if fault is not None:
         return fault
     if "address" not in params:

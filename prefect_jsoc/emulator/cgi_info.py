@@ -10,10 +10,9 @@ from typing import Any
 from aiohttp import web
 
 from .catalog import all_series, find_series
-from .cgi_common import cgi_faults, json_reply, request_params
+from .cgi_common import begin_cgi, json_reply
 from .recordset import RecordSetError, parse_recordset
 from .rslist import rs_list_chunks, rs_summary, series_struct
-from .state import STATE
 
 __all__ = ["jsoc_info", "show_series", "showextseries"]
 
@@ -22,12 +21,10 @@ _CHUNK = 1 << 18  # bytes of an rs_list reply gathered per write
 
 async def jsoc_info(request: web.Request) -> web.StreamResponse:
     """``jsoc_info``: series_struct, rs_summary and rs_list."""
-    state = request.app[STATE]
-    params = await request_params(request)
-    op = params.get("op", "")
-    _, fault = await cgi_faults(state, f"jsoc_info:{op}", op)
+    state, params, _, fault = await begin_cgi(request, "jsoc_info", by_op=True)
     if fault is not None:
         return fault
+    op = params.get("op", "")
     started = time.monotonic()
     ds = params.get("ds", "")
     if op == "series_struct":
@@ -92,11 +89,10 @@ def _info_error(exc: RecordSetError, op: str) -> str:
         return "problem with database query"
     return str(exc)
 
+
 async def show_series(request: web.Request) -> web.Response:
     """``show_series``: names, prime keys and notes of the series matching ``filter``."""
-    state = request.app[STATE]
-    params = await request_params(request)
-    _, fault = await cgi_faults(state, "show_series")
+    state, params, _, fault = await begin_cgi(request, "show_series")
     if fault is not None:
         return fault
     try:
@@ -109,9 +105,7 @@ async def show_series(request: web.Request) -> web.Response:
 
 async def showextseries(request: web.Request) -> web.Response:
     """``showextseries``: the series list as the JSOC web pages get it."""
-    state = request.app[STATE]
-    params = await request_params(request)
-    _, fault = await cgi_faults(state, "showextseries")
+    state, params, _, fault = await begin_cgi(request, "showextseries")
     if fault is not None:
         return fault
     if not params.get("dbhost"):
