@@ -11,6 +11,9 @@ the same export again, as on JSOC (``CheckUserLoad`` runs before the duplicate c
 A staged request reports 1 on ``exp_status`` until ``export_delay`` has passed, then 0 with the
 ``index.json`` document, and 5 once ``export_retention`` has passed since completion. ``wait`` in
 the replies is JSOC's EstTime minus now: the whole seconds (rounded up) until the export is ready.
+
+The records themselves (request ids, files, file names) are in :mod:`.export_records`; the
+``index.json`` of a completed export is in :mod:`.export_index`.
 """
 
 from __future__ import annotations
@@ -21,153 +24,33 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
-from .catalog import SegmentDef, SeriesDef
+from .catalog import SegmentDef
 from .config import EmulatorConfig
+from .export_index import index_document
+from .export_records import (
+    Export,
+    ExportFile,
+    IdAllocator,
+    export_files,
+    export_segments,
+    format_filename,
+    keywords_text,
+    protocol_kind,
+)
 from .faults import FaultInjector
 from .fitsfiles import sums_file_size
-from .records import Record, keyword_string, record_name, recnum, sums_dir
-from .recordset import RecordSet, RecordSetError, parse_recordset
+from .record_selection import RecordSet
+from .records import record_name, recnum, sums_dir
+from .recordset import RecordSetError, parse_recordset
 from .stats import Stats, email_digest
 
+# Export, ExportFile, IdAllocator and format_filename are re-exported: they lived here before.
 __all__ = ["Export", "ExportFile", "ExportManager", "IdAllocator", "format_filename"]
 
 _ID_RE = re.compile(r"^JSOC_\d{8}_\d+(_IN|_X_IN)?$")
 _CONTACT = "jsoc_help@jsoc.stanford.edu"
-DEFAULT_FILENAMEFMT = "{seriesname}.{recnum:%d}.{segment}"
-
-
-class IdAllocator:
-    """Makes ``JSOC_YYYYMMDD_NNN`` request ids that stay unique across restarts.
-
-    The daily serial never goes below the tenths of seconds elapsed since UTC midnight, so a
-    fresh process (or a restarted server) cannot hand out an id an earlier one used, and the
-    last serial is also kept in ``state_file`` when one is given.
-    """
-
-    def __init__(self, state_file: Path | None = None) -> None:
-        self._lock = threading.Lock()
-        self._state_file = state_file
-        self._day, self._serial = "", 0
-        if state_file is not None and state_file.exists():
-            try:
-                day, serial = state_file.read_text().split()
-                self._day, self._serial = day, int(serial)
-            except ValueError:
-                pass
-
-    def next(self, now: float) -> tuple[str, int]:
-        """A new ``(request_id, export storage-unit number)`` pair."""
-        moment = datetime.fromtimestamp(now, tz=timezone.utc)
-        day = moment.strftime("%Y%m%d")
-        floor = int((moment.hour * 3600 + moment.minute * 60 + moment.second + moment.microsecond / 1e6) * 10)
-        with self._lock:
-            last = self._serial if day == self._day else -1
-            self._day, self._serial = day, max(last + 1, floor)
-            serial = self._serial
-            if self._state_file is not None:
-                self._state_file.parent.mkdir(parents=True, exist_ok=True)
-                self._state_file.write_text(f"{day} {serial}\n")
-        sunum = int(f"9{day[2:]}{serial:07d}")
-        return f"JSOC_{day}_{serial:03d}", sunum
-
-
-@dataclass
-class ExportFile:
-    """One file of an export: its name, the record it holds and how to make it."""
-
-    filename: str
-    record: str
-    series: SeriesDef
-    rec: Record
-    segment: SegmentDef
-    kind: str  # "sums" (as-is bytes) or "fits" (keywords in the header)
-
-
-@dataclass
-class Export:
-    """A staged export request."""
-
-    request_id: str
-    sunum: int
-    email: str
-    ip: str
-    method: str
-    protocol: str
-    filenamefmt: str | None
-    process: str
-    recordset: RecordSet
-    limit: int
-    submitted: float
-    delay: float
-    rcount: int
-    size_mb: int
-    digest: str
-    polls: int = 0
-    files: list[ExportFile] | None = None
-    by_name: dict[str, ExportFile] = field(default_factory=dict)
-
-    @property
-    def dir(self) -> str:
-        """The export's directory, e.g. ``/SUM12/D91411240504001/S00000``."""
-        return f"/SUM{1 + self.sunum % 99}/D{self.sunum}/S00000"
-
-    @property
-    def completes_at(self) -> float:
-        """Wall time at which the export completes."""
-        return self.submitted + self.delay
-
-    @property
-    def is_tar(self) -> bool:
-        """True for ``url-tar`` exports."""
-        return self.method.endswith("-tar")
-
-    @property
-    def tar_name(self) -> str:
-        """Name of the tar file inside :attr:`dir`."""
-        return f"{self.request_id}.tar"
-
-
-def _protocol_kind(protocol: str) -> str | None:
-    head = protocol.split(",")[0].strip().lower()
-    if head in ("as-is", "su-as-is", "su"):
-        return "as-is"
-    if head == "fits":
-        return "fits"
-    return None
-
-
-_FMT_TOKEN = re.compile(r"\{([^{}:]+)(?::([^{}]*))?\}")
-
-
-def format_filename(fmt: str | None, series: SeriesDef, rec: Record, segment: SegmentDef, counter: int) -> str:
-    """Apply a JSOC ``filenamefmt`` (``{seriesname}``, ``{recnum:%d}``, ``{segment}``, ``{KEY}``,
-    ``{KEY:A}``, ``{#}``) to one file of a record."""
-    fmt = fmt or DEFAULT_FILENAMEFMT
-
-    def sub(m: re.Match[str]) -> str:
-        name, spec = m[1].strip(), (m[2] or "").strip()
-        if name == "seriesname":
-            return series.name
-        if name == "recnum":
-            return str(recnum(series, rec))
-        if name == "segment":
-            return segment.filename
-        if name == "#":
-            return str(counter)
-        kw = series.keyword(name)
-        if kw is None:
-            return name
-        value = keyword_string(series, rec, kw)
-        if spec.upper() == "A":
-            value = value.replace(".", "").replace(":", "")
-        return value
-
-    return re.sub(r"\s+", "", _FMT_TOKEN.sub(sub, fmt))
 
 
 class ExportManager:
@@ -283,7 +166,7 @@ class ExportManager:
                 "completed before submitting a new one.")}, "refused", None
         method = params.get("method", "url").strip().lower() or "url"
         protocol = params.get("protocol", "as-is").strip() or "as-is"
-        kind = _protocol_kind(protocol)
+        kind = protocol_kind(protocol)
         if method not in ("url_quick", "url", "url-tar"):
             return {"status": 4, "error": f"Export method '{method}' is not supported."}, "refused", None
         if kind is None:
@@ -302,7 +185,7 @@ class ExportManager:
                 "refused", None
         if count == 0:
             return {"status": 4, "error": "There are no files in this RecordSet"}, "refused", None
-        segments = _segments(rs)
+        segments = export_segments(rs)
         size_mb = max(1, math.ceil(count * len(segments) * sums_file_size(cfg.file_size) / 1_048_576))
         if size_mb > cfg.size_limit_mb:
             return {"requestid": "VOID", "method": method, "protocol": protocol, "wait": 0, "status": 3,
@@ -400,74 +283,15 @@ class ExportManager:
     def files(self, e: Export) -> list[ExportFile]:
         """The files of a staged export (computed once)."""
         with self._lock:
-            return self._files(e)
-
-    def _files(self, e: Export) -> list[ExportFile]:
-        if e.files is None:
-            s = e.recordset.series
-            kind = "fits" if _protocol_kind(e.protocol) == "fits" else "sums"
-            out: list[ExportFile] = []
-            counter = 0
-            for rec in e.recordset.records(e.limit):
-                for seg in _segments(e.recordset):
-                    counter += 1
-                    name = format_filename(e.filenamefmt, s, rec, seg, counter)
-                    spec = record_name(s, rec, seg.name if kind == "sums" else None)
-                    if "|" in e.process:
-                        spec = spec.replace(s.name, f"{s.name}_mod", 1)
-                    out.append(ExportFile(name, spec, s, rec, seg, kind))
-            e.files = out
-            e.by_name = {f.filename: f for f in out}
-        return e.files
+            return export_files(e)
 
     def keywords_text(self, e: Export) -> str:
         """The ``<requestid>.keywords.txt`` table of an ``as-is`` export: one line per record."""
-        s = e.recordset.series
-        lines = ["\t".join(["RECORD", *(kw.name for kw in s.keywords)])]
-        seen = set()
-        for f in self.files(e):
-            if f.rec in seen:
-                continue
-            seen.add(f.rec)
-            values = [keyword_string(s, f.rec, kw) for kw in s.keywords]
-            lines.append("\t".join([record_name(s, f.rec), *values]))
-        return "\n".join(lines) + "\n"
+        return keywords_text(e, self.files(e))
 
     def index(self, e: Export) -> dict[str, Any]:
         """The ``index.json`` of a completed export (all header values are strings)."""
-        files = self._files(e)
-        exptime = datetime.fromtimestamp(e.completes_at, tz=timezone.utc).strftime("%Y.%m.%d_%H:%M:%S_UT")
-        doc: dict[str, Any] = {
-            "version": "1", "requestid": e.request_id, "method": e.method, "protocol": e.protocol,
-            "wait": "0", "count": str(len(files)), "size": str(e.size_mb), "exptime": exptime,
-            "dir": e.dir, "status": "0",
-            "keywords": "**IN FITS FILES**" if _protocol_kind(e.protocol) == "fits"
-            else f"{e.dir}/{e.request_id}.keywords.txt",
-        }
-        if e.is_tar:
-            doc["tarfile"] = f"{e.dir}/{e.tar_name}"
-        cfg = self._config()
-        doc["data"] = [{"record": f.record, "filename": _hostile(f.filename, cfg.hostile_filenames)} for f in files]
-        if cfg.hostile_filenames:
-            self._stats.fault("hostile_filenames")
-        if cfg.wrong_length == "index":
-            self._stats.fault("wrong_length")
-            lie = str(max(1, sums_file_size(cfg.file_size) - 2880))
-            for row in doc["data"]:
-                row["size"] = lie
-        return doc
-
-
-def _hostile(name: str, mode: str | None) -> str:
-    """A file name that tries to escape the download directory (``hostile_filenames``)."""
-    if mode == "dotdot":
-        return f"../../{name}"
-    if mode == "absolute":
-        return f"/tmp/{name}"
-    if mode == "control":
-        stem, dot, ext = name.rpartition(".")
-        return f"{stem}\n\x1b[2K{dot}{ext}" if dot else f"{name}\n\x1b[2K"
-    return name
+        return index_document(e, export_files(e), self._config(), self._stats)
 
 
 def _recordset_error(exc: RecordSetError, ds: str) -> str:
@@ -483,7 +307,6 @@ def _recordset_error(exc: RecordSetError, ds: str) -> str:
     return f"Bad record-set query '{ds}'.\n"
 
 
-def _segments(rs: RecordSet) -> list[SegmentDef]:
     s = rs.series
     if rs.segments:
         return [s.segment(n) for n in rs.segments]  # type: ignore[misc]
@@ -511,4 +334,3 @@ def _digest(rs: RecordSet, limit: int, fmt: str | None, process: str, protocol: 
             batch = []
     h.update(",".join(map(str, batch)).encode())
     return h.hexdigest()
-

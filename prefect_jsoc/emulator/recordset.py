@@ -1,4 +1,4 @@
-"""DRMS record-set specifications: parsing and record selection.
+"""DRMS record-set specifications: parsing a ``ds`` string into a :class:`RecordSet`.
 
 Grammar handled (``drms_names`` in NetDRMS)::
 
@@ -29,26 +29,21 @@ Not emulated: several record sets of one series joined by a top-level comma
 (``hmi.m_45s[a],hmi.m_45s[b]``), which DRMS accepts; the emulator refuses it as unparsable. Put the
 comma inside the brackets instead (``hmi.m_45s[a,b]``).
 
-Records are produced lazily and in prime-key order; nothing is materialised.
+Records are produced lazily and in prime-key order by :class:`~.record_selection.RecordSet`.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import math
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 from .catalog import SeriesDef, find_series
 from .drmstime import TimeParseError, parse_increment, parse_time, slot_index
-from .records import Record, harp_max, harp_span, harps_active, record_from_recnum, slot_bounds
+from .record_selection import Progression, RecordSet, is_member
+from .records import harp_max, slot_bounds
 from .where import Predicate, WhereError, compile_where
 
 __all__ = ["RecordSet", "RecordSetError", "parse_recordset"]
-
-Progression = tuple[int, int, int]  # first, last (inclusive), step
 
 
 class RecordSetError(ValueError):
@@ -67,150 +62,6 @@ class RecordSetError(ValueError):
         self.series = series
         self.subset = subset
 
-
-@dataclass
-class RecordSet:
-    """A parsed record set of one series; iterate it with :meth:`records`."""
-
-    series: SeriesDef
-    text: str
-    slots: list[Progression] | None = None  # None: every slot
-    others: list[Progression] | None = None  # None: every value of the other prime key
-    recnums: list[tuple[int, int]] | None = None
-    where: Predicate | None = None
-    where_text: str = ""
-    segments: list[str] | None = None
-    filters: list[str] = field(default_factory=list)
-
-    # --- selection ---------------------------------------------------------------------------
-
-    def _progressions(self, lo: int | None = None, hi: int | None = None) -> list[Progression]:
-        first, last = slot_bounds(self.series)
-        lo = first if lo is None else max(lo, first)
-        hi = last if hi is None else min(hi, last)
-        return [p for p in (_clip(p, lo, hi) for p in (self.slots or [(first, last, 1)])) if p is not None]
-
-    @staticmethod
-    def _iter_slots(progs: list[Progression]) -> Iterator[int]:
-        if len(progs) == 1:
-            a, b, k = progs[0]
-            return iter(range(a, b + 1, k))
-        merged = heapq.merge(*(range(a, b + 1, k) for a, b, k in progs))
-        return (s for s, _ in itertools.groupby(merged))  # the union, each slot once
-
-    @staticmethod
-    def _count_slots(progs: list[Progression]) -> int:
-        if len(progs) == 1:
-            a, b, k = progs[0]
-            return (b - a) // k + 1
-        return sum(1 for _ in RecordSet._iter_slots(progs))
-
-    def _allowed(self, value: int) -> bool:
-        return self.others is None or any(_member(p, value) for p in self.others)
-
-    def _slot_ok(self, slot: int) -> bool:
-        return any(_member(p, slot) for p in self._progressions())
-
-    def _harps(self) -> list[int]:
-        progs = self._progressions()
-        if not progs:
-            return []
-        lo, hi = min(p[0] for p in progs), max(p[1] for p in progs)
-        if self.others is None:
-            return harps_active(self.series, lo, hi)
-        top = harp_max(self.series)
-        out: set[int] = set()
-        for p in self.others:
-            clipped = _clip(p, 1, top)
-            if clipped is None:
-                continue
-            a, b, k = clipped
-            for n in range(a, b + 1, k):
-                span = harp_span(self.series, n)
-                if span and span[0] <= hi and span[1] >= lo:
-                    out.add(n)
-        return sorted(out)
-
-    def _iter_unfiltered(self) -> Iterator[Record]:
-        s = self.series
-        if self.recnums is not None:
-            for a, b in self.recnums:
-                for n in range(a, b + 1):
-                    rec = record_from_recnum(s, n)
-                    if rec is not None and self._allowed(rec.key) and self._slot_ok(rec.slot):
-                        yield rec
-            return
-        if s.other_values is not None:
-            values = [v for v in s.other_values if self._allowed(v)]
-            if not values:
-                return
-            if len(values) == 1:
-                v = values[0]
-                for slot in self._iter_slots(self._progressions()):
-                    yield Record(slot, v)
-                return
-            for slot in self._iter_slots(self._progressions()):
-                for v in values:
-                    yield Record(slot, v)
-            return
-        for n in self._harps():
-            span = harp_span(s, n)
-            progs = self._progressions(*span)  # type: ignore[misc]
-            if progs:
-                for slot in self._iter_slots(progs):
-                    yield Record(slot, n)
-
-    def records(self, limit: int | None = None) -> Iterator[Record]:
-        """The selected records in prime-key order.
-
-        Args:
-            limit: ``n`` as JSOC takes it: positive keeps the first n, negative the last |n|.
-        """
-        it: Iterator[Record] = self._iter_unfiltered()
-        if self.where is not None:
-            where, series = self.where, self.series
-            it = (r for r in it if where(series, r))
-        if limit:
-            if limit > 0:
-                return itertools.islice(it, limit)
-            total = self.count()
-            return itertools.islice(it, max(0, total + limit), None)
-        return it
-
-    def count(self, limit: int | None = None) -> int:
-        """Number of selected records, computed arithmetically when no ``[? ?]`` clause is set."""
-        if self.where is not None or self.recnums is not None:
-            total = sum(1 for _ in self.records())
-        elif self.series.other_values is not None:
-            nvals = sum(1 for v in self.series.other_values if self._allowed(v))
-            progs = self._progressions()
-            total = self._count_slots(progs) * nvals if progs and nvals else 0
-        else:
-            total = 0
-            for n in self._harps():
-                progs = self._progressions(*harp_span(self.series, n))  # type: ignore[misc]
-                if progs:
-                    total += self._count_slots(progs)
-        if limit:
-            return min(total, abs(limit))
-        return total
-
-
-def _member(p: Progression, value: int) -> bool:
-    a, b, k = p
-    return a <= value <= b and (value - a) % k == 0
-
-
-def _clip(p: Progression, lo: int, hi: int) -> Progression | None:
-    """The part of progression ``p`` inside ``[lo, hi]``, or None if empty."""
-    a, b, k = p
-    if a < lo:
-        a += -((a - lo) // k) * k  # first element >= lo
-    b = min(b, hi)
-    return (a, b, k) if a <= b else None
-
-
-# --- parsing ---------------------------------------------------------------------------------
 
 _NAME = re.compile(r"^\s*([A-Za-z_][\w.]*)")
 
@@ -335,9 +186,9 @@ def _apply_filter(rs: RecordSet, key: str, value: str) -> None:
         return
     # The key is filtered twice: DRMS ANDs the filters, so the second one only narrows.
     if is_time:
-        rs.where = _and(rs.where, lambda s, r: any(_member(p, r.slot) for p in progs))
+        rs.where = _and(rs.where, lambda s, r: any(is_member(p, r.slot) for p in progs))
     else:
-        rs.where = _and(rs.where, lambda s, r: any(_member(p, r.key) for p in progs))
+        rs.where = _and(rs.where, lambda s, r: any(is_member(p, r.key) for p in progs))
 
 
 def _recnum_ranges(text: str) -> list[tuple[int, int]]:

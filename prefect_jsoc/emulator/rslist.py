@@ -26,7 +26,7 @@ from .records import (
     sunum_of,
     t_rec,
 )
-from .recordset import RecordSet
+from .record_selection import RecordSet
 
 __all__ = ["rs_list_chunks", "rs_summary", "series_struct"]
 

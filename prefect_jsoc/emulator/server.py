@@ -21,7 +21,8 @@ from aiohttp import web
 
 from .app import LOG_SIZE, EmulatorState, create_app
 from .config import RUNTIME_KNOBS, EmulatorConfig
-from .exports import ExportManager, IdAllocator
+from .export_records import IdAllocator
+from .exports import ExportManager
 from .faults import FaultInjector
 from .fitsfiles import FileStore
 from .stats import Stats
