@@ -65,22 +65,7 @@ DOCS_EMAIL = "docs@example.com"
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "", None}
 
 #: id -> why it fails today. Strict: a fixed example XPASSes and fails until its entry is removed.
-KNOWN_FAILURES: dict[str, str] = {
-    "README.md::command-line#1": (
-        "the README's CLI block belongs to another work package (issue 13 item 1: `fetch hmi.m_45s hmi.v_45s "
-        "--segment magnetogram` exits 2; `prefect-jsoc emulator` and `prefect-jsoc demo` lines block or "
-        "start a second emulator)"
-    ),
-    "emulator.md::hostile-server-knobs#1": "docs/emulator.md is fixed by another work package: `emu` is undefined here",
-    "emulator.md::from-python#1": (
-        "docs/emulator.md is fixed by another work package (issue 13 item 5: no `import drms`, "
-        "`download('data/')` needs the directory, `emu.log()[-1]` after `restart()`)"
-    ),
-    "tasks.md::without-prefect#1": (
-        "product bug, issue 13 item 3: a loaded JsocSettings block ignores PREFECT_JSOC_SERVER_URL, so "
-        "`validate_query(q, JsocSettings.load('jsoc'))` goes to the real JSOC"
-    ),
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 def _params() -> list[object]:
