@@ -45,9 +45,9 @@ STEP_WEIGHTS = {"validate": 1.0, "search": 1.0, "stage": 1.0, "await_export": 2.
 
 
 class _StepFailed(Exception):
-    def __init__(self, step: str, error: BaseException) -> None:
+    def __init__(self, step: str, error: BaseException, request_id: str | None = None) -> None:
         super().__init__(f"{step}: {error}")
-        self.step, self.error = step, error
+        self.step, self.error, self.request_id = step, error, request_id
 
 
 def _message(exc: BaseException) -> str:
@@ -57,10 +57,11 @@ def _message(exc: BaseException) -> str:
 def _stage_and_await(unit: ExportUnit, settings: JsocSettings, timings: dict[str, float],
                      progress: Any) -> ExportManifest:
     """Stage (or re-attach to) the unit's export and wait for it; re-stage a cached one that died."""
-    step, mark = "stage", time.monotonic()
+    step, mark, request_id = "stage", time.monotonic(), None
     try:
         state = _staged(unit, settings)
         handle = state.result()
+        request_id = handle.request_id
         timings["stage"] = time.monotonic() - mark
         progress.advance(unit.label, STEP_WEIGHTS["stage"] * len(unit.blocks))
         step, mark = "await_export", time.monotonic()
@@ -76,13 +77,14 @@ def _stage_and_await(unit: ExportUnit, settings: JsocSettings, timings: dict[str
             )
             step = "stage"
             handle = _staged(unit, settings, refresh=True).result()
+            request_id = handle.request_id
             step, mark = "await_export", time.monotonic()
             manifest = await_export(handle, settings=settings)
         timings["await_export"] = time.monotonic() - mark
         progress.advance(unit.label, STEP_WEIGHTS["await_export"] * len(unit.blocks))
         return manifest
     except Exception as exc:
-        raise _StepFailed(step, exc) from exc
+        raise _StepFailed(step, exc, request_id) from exc
 
 
 def _staged(unit: ExportUnit, settings: JsocSettings, refresh: bool = False) -> Any:
@@ -130,7 +132,7 @@ def run_unit(unit: ExportUnit, path: str, settings: JsocSettings, overwrite: boo
             singles = [ExportUnit(blocks=(b,), recordset=b.recordset()) for b in unit.blocks]
             return [r for single in singles for r in run_unit(single, path, settings, overwrite, progress_key)]
         get_logger().error("%s failed in %s: %s", unit.label, failure.step, _message(exc))
-        return [_failed(b, failure.step, exc, timings) for b in unit.blocks]
+        return [_failed(b, failure.step, exc, timings, failure.request_id) for b in unit.blocks]
 
     shares = list(zip(unit.blocks, split_manifest(manifest, unit)))
     if len(shares) > 1:  # one acquisition of the download connections for all blocks of the export

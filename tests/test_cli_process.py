@@ -168,10 +168,11 @@ def test_an_interrupt_stops_the_fetch_with_one_line_and_its_exit_code(
 
 _HOLD_A_SLOT = """
 import sys, time
-from prefect_jsoc.limits import hold_slots
+from prefect_jsoc.limits import acquire_slots
 from prefect_jsoc.local_server import local_prefect_api
 
-with local_prefect_api() as api_url, hold_slots(sys.argv[1], 1, timeout=60):
+with local_prefect_api() as api_url:
+    acquire_slots(sys.argv[1], 1, timeout=60, max_hold=3600)
     print(api_url, flush=True)
     time.sleep(600)
 """

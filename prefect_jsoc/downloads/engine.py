@@ -158,9 +158,10 @@ def download_manifest(
         InvalidOptionError: When the path template uses a field the files do not have, or puts
             two files at one path.
         DownloadTransientError: When files still fail after ``1 + http_retries`` rounds, all for
-            reasons that may pass (too slow, connection lost, HTTP 5xx); the tasks retry it.
+            reasons that may pass (too slow, connection lost, HTTP 5xx, bytes that failed
+            verification); the tasks retry it.
         DownloadFailedError: When files still fail after every round, some for other reasons (HTTP
-            404, bytes that fail verification); it lists each URL and error.
+            404 and other client errors); it lists each URL and error.
         DiskFullError: When the disk is full; at once, with the temporary files removed.
         DownloadWriteError: When a file cannot be written for another reason.
         DownloadCancelledError: When a stop was requested (see :func:`stop_downloads`).

@@ -376,12 +376,12 @@ class _Round:
             raise FileNotFoundError(2, "No such file or directory", str(job.temp))
         found = inspect_file(job.temp, job.file.size, name=job.target.name, digest=True)
         problem = found.problem
-        transient = False
         if problem is None and job.announced is not None and found.size != job.announced:
             problem = f"size is {found.size} bytes, the server announced {job.announced} (Content-Length)"
-            transient = True
         if problem is not None:
-            job.fail(f"downloaded file failed verification: {problem}", transient=transient)
+            # Bad bytes are retried like a dropped connection: a proxy's error page or a body damaged
+            # in transit passes; bytes that are wrong every time still fail after the last retry.
+            job.fail(f"downloaded file failed verification: {problem}", transient=True)
             return
         fd = os.open(job.temp, os.O_RDONLY)
         try:
