@@ -16,14 +16,6 @@ from prefect_jsoc.results import BlockResult, FetchResult
 runner = CliRunner()
 
 
-@pytest.fixture()
-def emulator(jsoc_emulator, monkeypatch):
-    jsoc_emulator.configure(export_delay=0.3)
-    monkeypatch.setenv("PREFECT_JSOC_SERVER_URL", jsoc_emulator.url)
-    monkeypatch.setenv("PREFECT_JSOC_EMAIL", "cli@example.com")
-    return jsoc_emulator
-
-
 # --- options -----------------------------------------------------------------------------------
 
 

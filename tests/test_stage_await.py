@@ -7,7 +7,7 @@ import re
 import tarfile
 
 import pytest
-from jsoc_test_support import emu, hmi_query, requests, settings  # noqa: F401
+from jsoc_test_support import EMAIL, hmi_query, requests
 from prefect import flow
 
 from prefect_jsoc import await_export, download, stage
@@ -96,8 +96,6 @@ def test_pending_exports_are_serialised_per_email(emu, settings):
 
 def test_status_7_is_back_pressure_not_failure(emu, settings):
     import drms
-
-    from jsoc_test_support import EMAIL
 
     from prefect_jsoc.limits import ensure_limit, export_limit_name
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from jsoc_test_support import emu, hmi_query, requests, settings  # noqa: F401
+from jsoc_test_support import hmi_query, requests
 
 from prefect_jsoc import JsocQuery, JsocSettings, validate
 from prefect_jsoc.errors import (

@@ -6,10 +6,9 @@ import drms
 import numpy as np
 import pytest
 from drms.exceptions import DrmsQueryError
+from jsoc_test_support import cgi
 
 from prefect_jsoc.emulator import JsocEmulator
-
-from .helpers import cgi
 
 
 def test_series_lists_the_catalogue(client: drms.Client) -> None:

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import drms
 import pytest
+from jsoc_test_support import cgi, wait_until
 
 from prefect_jsoc.emulator import EmulatorConfig, JsocEmulator
 from prefect_jsoc.emulator.fitsfiles import image_shape, sums_file_size
 
-from .helpers import EMAIL, cgi, fetch, wait_for
+from .helpers import EMAIL, fetch
 
 
 def test_context_manager_serves_and_stops(tmp_path: Path) -> None:
@@ -145,7 +146,7 @@ def test_stats_downloads_gauge_returns_to_zero(emu: JsocEmulator) -> None:
     doc = cgi(emu, "jsoc_info", op="rs_list", ds="hmi.m_45s[2014.01.01/2m]", seg="magnetogram")
     for path in doc["segments"][0]["values"]:
         fetch(emu.url + path.lstrip("/"))
-    wait_for(lambda: emu.stats()["downloads_now"] == 0)
+    wait_until(lambda: emu.stats()["downloads_now"] == 0)
     assert emu.stats()["requests"]["file:GET"] == len(doc["segments"][0]["values"]) == 3
 
 

@@ -117,16 +117,6 @@ BAD_INPUTS = [
 assert len(BAD_INPUTS) >= 15
 
 
-@pytest.fixture()
-def emulator(emu: JsocEmulator, monkeypatch: pytest.MonkeyPatch) -> JsocEmulator:
-    """The emulator, also named by the environment (the CLI reads it from there)."""
-    from ._support import EMAIL
-
-    monkeypatch.setenv("PREFECT_JSOC_SERVER_URL", emu.url)
-    monkeypatch.setenv("PREFECT_JSOC_EMAIL", EMAIL)
-    return emu
-
-
 def nothing_exported(emu: JsocEmulator) -> bool:
     stats = emu.stats()
     return stats["exports_submitted"] == 0 and stats["requests"].get("jsoc_fetch:exp_request", 0) == 0
