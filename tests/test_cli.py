@@ -120,15 +120,6 @@ def test_series_lists_what_the_server_has(emulator) -> None:
     assert not any(n.lower().startswith("aia.") for n in names)
 
 
-def test_bad_input_prints_one_line_and_exits_non_zero(emulator) -> None:
-    done = runner.invoke(app, ["fetch", "hmi.m_45s", "--start", "2014-01-01T01:00", "--end", "2014-01-01T00:00"])
-    assert done.exit_code == 2
-    lines = [line for line in done.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: ")
-    assert "Traceback" not in done.output
-    assert emulator.stats()["exports_submitted"] == 0
-
-
 def test_keyword_without_comparison_is_a_usage_error(emulator) -> None:
     done = runner.invoke(app, ["search", "hmi.m_45s", "--start", "2014-01-01T00:00", "--end", "2014-01-01T00:01",
                                "--keyword", "QUALITY"])
