@@ -1,4 +1,5 @@
-"""Shared test set-up: an isolated Prefect home and result store, and a Prefect server on demand.
+"""Shared test set-up: an isolated Prefect home and result store, a Prefect server on demand, and
+the emulator fixtures (``emu``, ``emulator``, ``settings``) every test package uses.
 
 Prefect settings are read when prefect is first imported, so the environment is prepared here,
 before any test module imports prefect or prefect_jsoc.
@@ -10,6 +11,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 _ISOLATED_HOME = Path(tempfile.mkdtemp(prefix="prefect-jsoc-tests-"))
 os.environ["PREFECT_HOME"] = str(_ISOLATED_HOME / "prefect-home")
@@ -24,6 +26,11 @@ os.environ.pop("PREFECT_JSOC_EMAIL", None)
 os.environ.pop("PREFECT_API_URL", None)
 
 import pytest  # noqa: E402
+from jsoc_test_support import EMAIL, FAST  # noqa: E402
+
+if TYPE_CHECKING:
+    from prefect_jsoc.emulator import JsocEmulator
+    from prefect_jsoc.settings import JsocSettings
 
 
 @pytest.fixture(scope="session")
@@ -60,3 +67,34 @@ def isolated_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     monkeypatch.setenv("PREFECT_RESULTS_LOCAL_STORAGE_PATH", str(root))
     with temporary_settings({PREFECT_RESULTS_LOCAL_STORAGE_PATH: root}):
         yield root
+
+
+@pytest.fixture()
+def emu_config() -> dict[str, Any]:
+    """Knobs ``emu`` sets on the emulator for each test; a test package overrides this to change them."""
+    return {"export_delay": 0.5}
+
+
+@pytest.fixture()
+def emu(jsoc_emulator: JsocEmulator, emu_config: dict[str, Any]) -> JsocEmulator:
+    """The session emulator (from the plugin: stats zeroed, knobs at defaults, no exports), faults off,
+    configured with ``emu_config``."""
+    jsoc_emulator.configure(**emu_config)
+    return jsoc_emulator
+
+
+@pytest.fixture()
+def emulator(emu: JsocEmulator, monkeypatch: pytest.MonkeyPatch) -> JsocEmulator:
+    """``emu``, also named by the environment (``PREFECT_JSOC_SERVER_URL``, ``PREFECT_JSOC_EMAIL``),
+    for the CLI and for flows called without settings."""
+    monkeypatch.setenv("PREFECT_JSOC_SERVER_URL", emu.url)
+    monkeypatch.setenv("PREFECT_JSOC_EMAIL", EMAIL)
+    return emu
+
+
+@pytest.fixture()
+def settings(emu: JsocEmulator, isolated_state_dir: Path) -> JsocSettings:
+    """Settings pointing at ``emu``, with a registered e-mail and short backoff (see ``FAST``)."""
+    from prefect_jsoc.settings import JsocSettings
+
+    return JsocSettings(server_url=emu.url, email=EMAIL, **FAST)

@@ -16,14 +16,6 @@ from prefect_jsoc.results import BlockResult, FetchResult
 runner = CliRunner()
 
 
-@pytest.fixture()
-def emulator(jsoc_emulator, monkeypatch):
-    jsoc_emulator.configure(export_delay=0.3)
-    monkeypatch.setenv("PREFECT_JSOC_SERVER_URL", jsoc_emulator.url)
-    monkeypatch.setenv("PREFECT_JSOC_EMAIL", "cli@example.com")
-    return jsoc_emulator
-
-
 # --- options -----------------------------------------------------------------------------------
 
 
@@ -126,15 +118,6 @@ def test_series_lists_what_the_server_has(emulator) -> None:
     names = done.output.split()
     assert "hmi.m_45s" in [n.lower() for n in names]
     assert not any(n.lower().startswith("aia.") for n in names)
-
-
-def test_bad_input_prints_one_line_and_exits_non_zero(emulator) -> None:
-    done = runner.invoke(app, ["fetch", "hmi.m_45s", "--start", "2014-01-01T01:00", "--end", "2014-01-01T00:00"])
-    assert done.exit_code == 2
-    lines = [line for line in done.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: ")
-    assert "Traceback" not in done.output
-    assert emulator.stats()["exports_submitted"] == 0
 
 
 def test_keyword_without_comparison_is_a_usage_error(emulator) -> None:

@@ -8,7 +8,7 @@ import socket
 import urllib.error
 
 import pytest
-from jsoc_test_support import EMAIL, FAST, emu, hmi_query, requests, settings  # noqa: F401
+from jsoc_test_support import EMAIL, FAST, hmi_query, requests
 
 from prefect_jsoc import JsocSettings
 from prefect_jsoc.client import JsocClient, make_server_config

@@ -10,7 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from jsoc_test_support import EMAIL, emu  # noqa: F401
+from jsoc_test_support import EMAIL
 
 pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.crash]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.io import fits
-from jsoc_test_support import emu, hmi_query, requests, settings  # noqa: F401
+from jsoc_test_support import hmi_query, requests
 
 from prefect_jsoc.downloads import download_manifest, safe_filename, verify_file
 from prefect_jsoc.errors import InvalidOptionError, JsocDownloadError, UnsafeFilenameError

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pytest
 from astropy.io import fits
-from jsoc_test_support import emu, hmi_query, requests, settings  # noqa: F401
+from jsoc_test_support import hmi_query, requests, wait_until
 
 from prefect_jsoc.downloads import (
     RECORD_DIR,
@@ -56,13 +56,13 @@ def export(settings: Any, **query: Any) -> ExportManifest:
 
 
 @pytest.fixture
-def manifest(emu, settings) -> ExportManifest:  # noqa: F811
+def manifest(emu, settings) -> ExportManifest:
     staged = export(settings)
     emu.reset()
     return staged
 
 
-def served(emu: Any, manifest: ExportManifest) -> dict[str, bytes]:  # noqa: F811
+def served(emu: Any, manifest: ExportManifest) -> dict[str, bytes]:
     """What the emulator serves for each file of ``manifest`` (read with the bandwidth limit off)."""
     emu.configure(bandwidth=None)
     out = {}
@@ -105,14 +105,6 @@ class InThread:
         return self.outcome["value"]
 
 
-def wait_until(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.02)
-
-
 @contextlib.contextmanager
 def tmpfs(path: Path, options: str) -> Iterator[Path]:
     """A tmpfs mounted at ``path`` (``options`` such as ``size=100k`` or ``ro``), or the test is skipped."""
@@ -133,7 +125,7 @@ def tmpfs(path: Path, options: str) -> Iterator[Path]:
 # -- content, not only shape ----------------------------------------------------------------------
 
 
-def test_emulator_files_carry_fits_checksums_and_one_wrong_byte_is_caught(emu, manifest, tmp_path):  # noqa: F811
+def test_emulator_files_carry_fits_checksums_and_one_wrong_byte_is_caught(emu, manifest, tmp_path):
     data = next(iter(served(emu, manifest).values()))
     with fits.open(io.BytesIO(data)) as hdul:
         assert "CHECKSUM" in hdul[0].header and "DATASUM" in hdul[0].header
@@ -170,7 +162,7 @@ def test_checksums_of_tile_compressed_files_are_checked_on_the_table_as_stored(t
     assert verify_file(plain) is None
 
 
-def test_the_verification_record_says_what_was_verified(emu, settings, manifest, tmp_path):  # noqa: F811
+def test_the_verification_record_says_what_was_verified(emu, settings, manifest, tmp_path):
     result = download_manifest(manifest, tmp_path, settings)
     first = manifest.files[0]
     doc = json.loads((tmp_path / RECORD_DIR / f"{first.filename}.json").read_text())
@@ -184,7 +176,7 @@ def test_the_verification_record_says_what_was_verified(emu, settings, manifest,
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([RECORD_DIR, *(p.name for p in result.paths)])
 
 
-def test_a_file_changed_after_it_was_verified_is_downloaded_again(emu, settings, manifest, tmp_path):  # noqa: F811
+def test_a_file_changed_after_it_was_verified_is_downloaded_again(emu, settings, manifest, tmp_path):
     first = download_manifest(manifest, tmp_path, settings)
     victim, touched = first.paths[1], first.paths[2]
     data = bytearray(victim.read_bytes())
@@ -200,7 +192,7 @@ def test_a_file_changed_after_it_was_verified_is_downloaded_again(emu, settings,
     assert {p.name: p.read_bytes() for p in second.paths} == served(emu, manifest)
 
 
-def test_as_is_then_fits_into_one_folder_downloads_the_fits_files(emu, settings, tmp_path):  # noqa: F811
+def test_as_is_then_fits_into_one_folder_downloads_the_fits_files(emu, settings, tmp_path):
     as_is, fits_export = export(settings, protocol="as-is"), export(settings)
     assert [f.filename for f in as_is.files] == [f.filename for f in fits_export.files]  # the same names
     download_manifest(as_is, tmp_path, settings)
@@ -214,7 +206,7 @@ def test_as_is_then_fits_into_one_folder_downloads_the_fits_files(emu, settings,
         assert "T_REC" in hdul[0].header  # the fits protocol's keywords, not the bare as-is header
 
 
-def test_a_file_present_without_a_record_is_downloaded_again(emu, settings, manifest, tmp_path):  # noqa: F811
+def test_a_file_present_without_a_record_is_downloaded_again(emu, settings, manifest, tmp_path):
     stranger = tmp_path / manifest.files[0].filename
     buf = io.BytesIO()
     fits.HDUList([fits.PrimaryHDU(np.zeros((8, 8), dtype=">i2"))]).writeto(buf)
@@ -230,7 +222,7 @@ def test_a_file_present_without_a_record_is_downloaded_again(emu, settings, mani
 
 
 def test_a_trickling_server_fails_as_a_transient_fault_within_the_rate_window(
-    emu, settings, manifest, tmp_path  # noqa: F811
+    emu, settings, manifest, tmp_path
 ):
     emu.configure(bandwidth=300)  # a 69 kB file would take almost 4 minutes
     slow = settings.model_copy(update={"min_download_rate": 2000.0, "download_rate_window": 1.0, "http_retries": 1})
@@ -247,7 +239,7 @@ def test_a_trickling_server_fails_as_a_transient_fault_within_the_rate_window(
     assert finals(tmp_path) == [] and leftovers(tmp_path) == []
 
 
-def test_a_full_disk_fails_the_download_at_once_with_a_clear_error(emu, settings, manifest, tmp_path):  # noqa: F811
+def test_a_full_disk_fails_the_download_at_once_with_a_clear_error(emu, settings, manifest, tmp_path):
     with tmpfs(tmp_path / "small", "size=100k") as disk:  # room for one 69 kB file, not two
         target = disk / "data"
         run = InThread(download_manifest, manifest, target, settings)
@@ -263,7 +255,7 @@ def test_a_full_disk_fails_the_download_at_once_with_a_clear_error(emu, settings
 
 
 def test_a_read_only_directory_is_refused_before_export_and_fails_a_download_clearly(
-    emu, settings, manifest, tmp_path  # noqa: F811
+    emu, settings, manifest, tmp_path
 ):
     with tmpfs(tmp_path / "ro", "ro,size=100k") as disk:
         with pytest.raises(InvalidDownloadPathError, match=re.escape(
@@ -280,12 +272,12 @@ def test_a_read_only_directory_is_refused_before_export_and_fails_a_download_cle
 
 
 def test_stop_downloads_stops_a_running_download_promptly_and_a_rerun_resumes(
-    emu, settings, manifest, tmp_path  # noqa: F811
+    emu, settings, manifest, tmp_path
 ):
     emu.configure(bandwidth=20_000)  # about 3.5 s per file
     run = InThread(download_manifest, manifest, tmp_path, settings)
     wait_until(lambda: len(finals(tmp_path)) == 1 and emu.stats()["downloads_now"] >= 1,
-               60, "one file done and the next in flight")
+               60, "one file done and the next in flight", interval=0.02)
 
     assert stop_downloads() == 1
     with pytest.raises(DownloadCancelledError, match=r"stopped on request: 1 file\(s\) are complete and verified"):
@@ -300,7 +292,7 @@ def test_stop_downloads_stops_a_running_download_promptly_and_a_rerun_resumes(
     assert {p.name: p.read_bytes() for p in result.paths} == served(emu, manifest)
 
 
-def test_two_downloads_of_one_file_in_one_process_write_it_once(emu, settings, manifest, tmp_path):  # noqa: F811
+def test_two_downloads_of_one_file_in_one_process_write_it_once(emu, settings, manifest, tmp_path):
     emu.configure(bandwidth=40_000)  # the two downloads overlap
     wide = settings.model_copy(update={"max_connections": 6})
     runs = [InThread(download_manifest, manifest, tmp_path, wide) for _ in range(2)]

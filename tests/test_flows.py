@@ -19,14 +19,6 @@ INTERVALS = [
 ]
 
 
-@pytest.fixture()
-def emulator(jsoc_emulator, monkeypatch):
-    jsoc_emulator.configure(export_delay=0.5)
-    monkeypatch.setenv("PREFECT_JSOC_SERVER_URL", jsoc_emulator.url)
-    monkeypatch.setenv("PREFECT_JSOC_EMAIL", "flows@example.com")
-    return jsoc_emulator
-
-
 def grid() -> QueryGrid:
     return QueryGrid(series=["hmi.m_45s", "hmi.v_45s"], intervals=INTERVALS, options={"protocol": "fits"})
 

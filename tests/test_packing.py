@@ -7,25 +7,13 @@ from pathlib import Path
 
 import pytest
 from astropy.io import fits
-from jsoc_test_support import EMAIL, FAST, requests
+from jsoc_test_support import requests
 
-from prefect_jsoc import JsocQuery, JsocSettings
+from prefect_jsoc import JsocQuery
 from prefect_jsoc.flows import jsoc_fetch
 from prefect_jsoc.query import parse_time
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
-
-
-@pytest.fixture
-def emu(jsoc_emulator):
-    jsoc_emulator.configure(export_delay=0.5)
-    jsoc_emulator.reset()
-    return jsoc_emulator
-
-
-@pytest.fixture
-def settings(emu, isolated_state_dir) -> JsocSettings:
-    return JsocSettings(server_url=emu.url, email=EMAIL, **FAST)
 
 
 def days(n: int, minutes: int = 3) -> list[JsocQuery]:

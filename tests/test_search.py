@@ -6,7 +6,7 @@ import re
 
 import pytest
 from astropy.table import Table
-from jsoc_test_support import emu, hmi_query, requests, settings  # noqa: F401
+from jsoc_test_support import hmi_query, requests
 
 from prefect_jsoc import JsocQuery, search
 from prefect_jsoc.errors import UnknownKeywordError

@@ -7,7 +7,7 @@ import re
 import tarfile
 
 import pytest
-from jsoc_test_support import emu, hmi_query, requests, settings  # noqa: F401
+from jsoc_test_support import EMAIL, hmi_query, requests
 from prefect import flow
 
 from prefect_jsoc import await_export, download, stage
@@ -18,12 +18,11 @@ from prefect_jsoc.errors import (
     ExportTimeoutError,
     ExportTooLargeError,
 )
-from prefect_jsoc.exports import stage_export, wait_for_export
 from prefect_jsoc.downloads import verify_file
+from prefect_jsoc.exports import stage_export, wait_for_export
+from prefect_jsoc.settings import MIN_POLL_INTERVAL
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
-
-
 
 
 @flow
@@ -97,8 +96,6 @@ def test_pending_exports_are_serialised_per_email(emu, settings):
 def test_status_7_is_back_pressure_not_failure(emu, settings):
     import drms
 
-    from jsoc_test_support import EMAIL
-
     from prefect_jsoc.limits import ensure_limit, export_limit_name
 
     ensure_limit(export_limit_name(settings, EMAIL), 1)  # the Prefect side is ready before the clock starts
@@ -166,6 +163,18 @@ def test_the_first_poll_comes_when_jsoc_said_the_export_would_be_ready(emu, sett
     assert len(polls) == 1  # no polling while JSOC said the export was not ready yet
     assert polls[0]["t"] - request["t"] >= handle.wait
     assert progress[-1][:2] == ("export", 1.0)
+
+
+def test_polls_of_an_export_not_ready_yet_back_off_and_never_come_faster_than_the_floor(emu, settings):
+    emu.configure(export_delay=0.2, notfound_polls=3)  # ready at once, but the first 3 polls say "not found yet"
+    patient = settings.model_copy(update={"poll_interval": MIN_POLL_INTERVAL * 1.5})
+    wait_for_export(stage_export(hmi_query(), patient), patient)
+    polls = [e for e in emu.log() if e["what"] == "jsoc_fetch:exp_status"]
+    assert [p["status"] for p in polls] == [6, 6, 6, 0]
+    gaps = [b["t"] - a["t"] for a, b in zip(polls, polls[1:], strict=False)]
+    # Lower bounds only (a sleep never ends early): 2 s, then 1.5x longer, up to poll_interval.
+    assert gaps[0] >= MIN_POLL_INTERVAL, gaps
+    assert gaps[1] >= 1.5 * MIN_POLL_INTERVAL and gaps[2] >= 1.5 * MIN_POLL_INTERVAL, gaps
 
 
 def test_polls_back_off_from_two_seconds_to_the_poll_interval():

@@ -1,6 +1,8 @@
-"""Fixtures of the emulator tests (the emulator itself comes from the pytest plugin)."""
+"""Fixtures of the emulator tests: a shorter export delay, and a drms client (``emu`` is in the top conftest)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 
@@ -10,10 +12,9 @@ from .helpers import EMAIL
 
 
 @pytest.fixture()
-def emu(jsoc_emulator: JsocEmulator) -> JsocEmulator:
-    """The shared emulator with a short export delay."""
-    jsoc_emulator.configure(export_delay=0.2)
-    return jsoc_emulator
+def emu_config() -> dict[str, Any]:
+    """The emulator tests wait for exports often: complete them after 0.2 s."""
+    return {"export_delay": 0.2}
 
 
 @pytest.fixture()

@@ -6,10 +6,9 @@ import drms
 import numpy as np
 import pytest
 from drms.exceptions import DrmsQueryError
+from jsoc_test_support import cgi
 
 from prefect_jsoc.emulator import JsocEmulator
-
-from .helpers import cgi
 
 
 def test_series_lists_the_catalogue(client: drms.Client) -> None:
@@ -141,16 +140,10 @@ def test_check_email(client: drms.Client, emu: JsocEmulator) -> None:
     assert cgi(emu, "checkAddress.sh", checkonly=1)["status"] == -2
 
 
-def test_query_of_100k_records_streams_quickly(client: drms.Client, emu: JsocEmulator) -> None:
-    import time
-
-    started = time.monotonic()
-    res = client.query("hmi.v_45s[2014.01.01_00:00:00_TAI/52d]", key="T_REC,QUALITY", seg="Dopplergram")
-    elapsed = time.monotonic() - started
-    keys, segs = res
+def test_query_of_100k_records_is_one_rs_list(client: drms.Client, emu: JsocEmulator) -> None:
+    keys, segs = client.query("hmi.v_45s[2014.01.01_00:00:00_TAI/52d]", key="T_REC,QUALITY", seg="Dopplergram")
     assert len(keys) == 99_840 and len(segs) == 99_840
     assert keys.T_REC.iloc[-1] == "2014.02.21_23:59:15_TAI"
-    assert elapsed < 30, f"rs_list of 100k records took {elapsed:.1f} s"
     assert emu.stats()["requests"]["jsoc_info:rs_list"] == 1
 
 

@@ -9,11 +9,12 @@ import drms
 import pytest
 from astropy.io import fits
 from drms.exceptions import DrmsExportError
+from jsoc_test_support import cgi, wait_until
 
 from prefect_jsoc.emulator import JsocEmulator
 from prefect_jsoc.emulator.fitsfiles import image_shape
 
-from .helpers import EMAIL, cgi, fetch, wait_for
+from .helpers import EMAIL, fetch
 
 DS = "hmi.m_45s[2014.01.01_00:00:00_TAI/2m]{magnetogram}"
 
@@ -45,7 +46,7 @@ def test_url_quick_as_is_answers_at_once(client: drms.Client, emu: JsocEmulator,
     assert stats["status_replies"] == {"exp_request:0": 1}
     # the server counts bytes once sendfile returns, which may be just after the client has them
     size = Path(res.download[0]).stat().st_size
-    wait_for(lambda: emu.stats()["bytes_served"] == 3 * size)
+    wait_until(lambda: emu.stats()["bytes_served"] == 3 * size)
 
 
 def test_url_fits_is_staged_then_ready(client: drms.Client, emu: JsocEmulator, tmp_path: Path) -> None:
@@ -179,7 +180,7 @@ def test_expired_export_answers_5_and_its_files_are_gone(client: drms.Client, em
     assert req.wait(timeout=5, sleep=0.05)
     url = f"{req.request_url}/{req.data.filename[0]}"
     assert fetch(url)[0] == 200
-    reply = wait_for(lambda: (r := exp_status(emu, req.id))["status"] == 5 and r)
+    reply = wait_until(lambda: (r := exp_status(emu, req.id))["status"] == 5 and r)
     assert reply["error"] == "Request was completed but is now deleted, 7 day limit exceeded"
     assert reply["wait"] == 999999 and reply["contact"] == "jsoc_help@jsoc.stanford.edu"
     assert fetch(url)[0] == 404

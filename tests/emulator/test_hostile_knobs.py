@@ -9,11 +9,12 @@ import time
 import urllib.parse
 
 import pytest
+from jsoc_test_support import cgi, wait_until
 
 from prefect_jsoc.emulator import EmulatorConfig, JsocEmulator
 from prefect_jsoc.emulator.fitsfiles import sums_file_size
 
-from .helpers import EMAIL, cgi, fetch, wait_for
+from .helpers import EMAIL, fetch
 
 DS = "hmi.m_45s[2014.01.01_00:00:00_TAI/2m]{magnetogram}"
 
@@ -28,7 +29,7 @@ def staged_index(emu: JsocEmulator) -> dict:
         doc = cgi(emu, "jsoc_fetch", op="exp_status", requestid=reply["requestid"])
         return doc if doc["status"] in (0, "0") else None
 
-    return wait_for(done)
+    return wait_until(done)
 
 
 def file_urls(emu: JsocEmulator) -> list[str]:
@@ -142,7 +143,7 @@ def test_stall_downloads_holds_the_connection_open(emu: JsocEmulator) -> None:
     assert 0 < len(body) < announced and waited >= 0.9
     assert emu.stats()["faults"]["stall"] == 1
     # Once the client has given up, the server lets go of the download too.
-    wait_for(lambda: emu.stats()["downloads_now"] == 0, timeout=5)
+    wait_until(lambda: emu.stats()["downloads_now"] == 0, timeout=5)
 
 
 def test_the_log_records_time_and_fault_of_every_request(emu: JsocEmulator) -> None:

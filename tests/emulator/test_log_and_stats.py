@@ -7,11 +7,12 @@ import math
 from datetime import datetime
 
 import drms
+from jsoc_test_support import cgi, wait_until
 
 from prefect_jsoc.emulator import JsocEmulator
 from prefect_jsoc.emulator.stats import email_digest
 
-from .helpers import EMAIL, cgi, fetch, wait_for
+from .helpers import EMAIL, fetch
 
 DS = "hmi.m_45s[2014.01.01_00:00:00_TAI/2m]{magnetogram}"
 OTHER = "other@example.org"
@@ -34,7 +35,7 @@ def test_export_calls_are_logged_with_time_op_id_email_and_status(emu: JsocEmula
     emu.configure(export_delay=0.5)
     rid = exp_request(emu)["requestid"]
     refused = exp_request(emu, ds="hmi.v_45s[2014.01.01/1m]")
-    wait_for(lambda: int(exp_status(emu, rid)["status"]) == 0)
+    wait_until(lambda: int(exp_status(emu, rid)["status"]) == 0)
     request, refusal, *polls = fetch_calls(emu)
     assert (request["op"], request["status"], request["requestid"], request["outcome"]) == \
         ("exp_request", 2, rid, "created")
@@ -61,7 +62,7 @@ def test_stats_count_created_duplicate_and_refused_exports(emu: JsocEmulator) ->
     # JSOC checks the pending limit before it looks for a duplicate: the same export asked for
     # again while it is pending is refused too.
     assert exp_request(emu)["status"] == 7
-    wait_for(lambda: int(exp_status(emu, first)["status"]) == 0)
+    wait_until(lambda: int(exp_status(emu, first)["status"]) == 0)
     assert exp_request(emu)["requestid"] == first  # done: the duplicate gets the same id
     assert exp_request(emu, notify=OTHER)["requestid"] == first  # whoever asks
     second = exp_request(emu, ds="hmi.v_45s[2014.01.01/1m]")["requestid"]
@@ -96,7 +97,7 @@ def test_wait_is_the_time_until_the_export_is_ready(emu: JsocEmulator, client: d
     emu.forget_exports()
     quick = exp_request(emu)
     assert quick["wait"] == 1  # whole seconds, rounded up: a first poll after it finds the export ready
-    wait_for(lambda: int(exp_status(emu, quick["requestid"])["status"]) == 0)
+    wait_until(lambda: int(exp_status(emu, quick["requestid"])["status"]) == 0)
     assert exp_request(emu)["wait"] == 0  # a finished duplicate is ready now
     # drms schedules its polls from it when asked to (sleep=None).
     emu.forget_exports()

@@ -11,11 +11,12 @@ import drms
 import pytest
 from drms.exceptions import DrmsExportError
 from parfive import Downloader
+from jsoc_test_support import cgi
 
 from prefect_jsoc.emulator import JsocEmulator
 from prefect_jsoc.emulator.fitsfiles import sums_file_size
 
-from .helpers import cgi, fetch
+from .helpers import fetch
 
 QUICK_DS = "hmi.m_45s[2014.01.01_00:00:00_TAI/3m]{magnetogram}"
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from drms.exceptions import DrmsQueryError
+from jsoc_test_support import cgi
 
 from prefect_jsoc.emulator.catalog import SHARP_SEGMENTS, find_series
 from prefect_jsoc.emulator.drmstime import format_drms, parse_duration, parse_time, tai_from_calendar
@@ -22,7 +23,7 @@ from prefect_jsoc.emulator.records import (
 )
 from prefect_jsoc.emulator.recordset import RecordSetError, parse_recordset
 
-from .helpers import EMAIL, cgi
+from .helpers import EMAIL
 
 
 def names(ds: str) -> list[str]:

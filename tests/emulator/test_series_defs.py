@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import drms
 import pytest
+from jsoc_test_support import cgi
 
 from prefect_jsoc.emulator import JsocEmulator
 from prefect_jsoc.emulator.catalog import all_series
 from prefect_jsoc.emulator.seriesdata import load
 
-from .helpers import cgi
 
 MODULES = {
     "hmi.M_45s": "hmi_m_45s", "hmi.V_45s": "hmi_v_45s", "hmi.Ic_45s": "hmi_ic_45s", "hmi.M_720s": "hmi_m_720s",

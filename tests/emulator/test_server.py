@@ -7,18 +7,18 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import drms
 import pytest
+from jsoc_test_support import cgi, wait_until
 
 from prefect_jsoc.emulator import EmulatorConfig, JsocEmulator
 from prefect_jsoc.emulator.fitsfiles import image_shape, sums_file_size
 
-from .helpers import EMAIL, cgi, fetch, wait_for
+from .helpers import EMAIL, fetch
 
 
 def test_context_manager_serves_and_stops(tmp_path: Path) -> None:
@@ -103,7 +103,7 @@ def test_patch_drms_jsoc_is_restored(emu: JsocEmulator) -> None:
     assert _server_configs["jsoc"] is original
 
 
-def test_large_files_are_generated_once_and_served_fast(jsoc_emulator_factory) -> None:
+def test_large_files_are_generated_once_and_served_whole(jsoc_emulator_factory) -> None:
     emu = jsoc_emulator_factory(file_size=8 * 1024 * 1024)
     assert image_shape(8 * 1024 * 1024) == (2048, 2048) and image_shape(32 * 1024 * 1024) == (4096, 4096)
     doc = cgi(emu, "jsoc_info", op="rs_list", ds="hmi.m_45s[2014.01.01_00:00:00_TAI]", seg="magnetogram",
@@ -112,11 +112,9 @@ def test_large_files_are_generated_once_and_served_fast(jsoc_emulator_factory) -
     url = emu.url + doc["segments"][0]["values"][0].lstrip("/")
     status, _, body = fetch(url)
     assert status == 200 and len(body) == sums_file_size(8 * 1024 * 1024) == int(doc["keywords"][0]["values"][0])
-    started = time.monotonic()
     for _ in range(5):
-        assert len(fetch(url)[2]) == len(body)
-    rate = 5 * len(body) / (time.monotonic() - started)
-    assert rate > 50e6, f"only {rate / 1e6:.0f} MB/s"
+        assert fetch(url)[2] == body
+    assert emu.stats()["requests"]["file:GET"] == 6
     assert len(list((emu.data_dir / "sums").rglob("*.fits"))) == 1
 
 
@@ -145,7 +143,7 @@ def test_stats_downloads_gauge_returns_to_zero(emu: JsocEmulator) -> None:
     doc = cgi(emu, "jsoc_info", op="rs_list", ds="hmi.m_45s[2014.01.01/2m]", seg="magnetogram")
     for path in doc["segments"][0]["values"]:
         fetch(emu.url + path.lstrip("/"))
-    wait_for(lambda: emu.stats()["downloads_now"] == 0)
+    wait_until(lambda: emu.stats()["downloads_now"] == 0)
     assert emu.stats()["requests"]["file:GET"] == len(doc["segments"][0]["values"]) == 3
 
 

@@ -90,6 +90,7 @@ def test_or_queries_make_one_block_each(sunpy_jsoc: jsoc.JSOCClient) -> None:
         ((a.jsoc.Series("aia.lev1_euv_12s"), a.jsoc.Segment("image")), ValueError,
          "Time, Wavelength or an explicit PrimeKey must be specified."),
     ],
+    ids=["unknown prime key", "wavelength on hmi", "unknown segment", "unknown keyword", "no time or prime key"],
 )
 def test_validation_errors(sunpy_jsoc: jsoc.JSOCClient, attrs: tuple, error: type, message: str) -> None:
     with pytest.raises(error, match=re.escape(message)):

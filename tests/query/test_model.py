@@ -98,6 +98,7 @@ def test_cache_keys_are_those_of_the_previous_release(fields, key):
         dict(filters=["QUALITY=1"]),
         dict(series="hmi.V_45s"),
     ],
+    ids=lambda change: "+".join(change),
 )
 def test_different_queries_get_different_keys(change):
     assert JsocQuery(**{**HMI, **change}).cache_key() != JsocQuery(**HMI).cache_key()

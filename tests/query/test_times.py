@@ -37,6 +37,7 @@ def test_time_scales_and_formats_are_normalised_to_utc():
         "2016-12-31T23:59:60.5",
         Time("2016-12-31T23:59:60", scale="utc"),
     ],
+    ids=str,
 )
 def test_the_leap_second_is_kept_as_the_last_instant_before_it(text):
     assert parse_time(text) == dt.datetime(2016, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)

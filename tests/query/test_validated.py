@@ -78,6 +78,7 @@ def test_blocks_differing_only_in_prime_key_values_share_a_signature(hmi, sharp)
         dict(sample="45s"),
         dict(cutout=dict(x=0, y=0, width=10, height=10)),
     ],
+    ids=lambda change: "+".join(change),
 )
 def test_blocks_differing_in_anything_else_do_not(hmi, change):
     base = dict(series="hmi.M_45s", segments="magnetogram", **DAY1)

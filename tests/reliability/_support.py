@@ -1,4 +1,4 @@
-"""Helpers of the reliability suite: what the emulator serves, FITS checks, polling, subprocess runs."""
+"""Helpers of the reliability suite: what the emulator serves, FITS checks, subprocess runs."""
 
 from __future__ import annotations
 
@@ -8,16 +8,14 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-import urllib.parse
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from jsoc_test_support import EMAIL, cgi
+
 from prefect_jsoc.emulator import JsocEmulator
 
-EMAIL = "reliability.tester@example.org"
 #: Bytes of each generated FITS file (a 64x64 16-bit image plus headers): small and fast.
 FILE_SIZE = 8192
 FETCH_SCRIPT = Path(__file__).with_name("_fetch_script.py")
@@ -27,13 +25,6 @@ NO_FAULTS = dict(
     bandwidth=None, bad_json_rate=0.0, non_fits_rate=0.0, wrong_length=None, stall_downloads=0.0,
     hostile_filenames=None,
 )
-
-
-def cgi(emu: JsocEmulator, name: str, **params: Any) -> Any:
-    """GET one CGI of the emulator and decode its JSON (faults must be off)."""
-    url = f"{emu.url}cgi-bin/ajax/{name}?{urllib.parse.urlencode(params)}"
-    with urllib.request.urlopen(url, timeout=30) as resp:
-        return json.loads(resp.read().decode("latin1"))
 
 
 def served_files(emu: JsocEmulator, request_id: str) -> dict[str, bytes]:
@@ -68,18 +59,6 @@ def fits_problem(path: Path) -> str | None:
     except Exception as exc:  # noqa: BLE001 - any failure to read is the answer
         return f"astropy cannot read it: {exc}"
     return None if end == len(data) else f"{len(data)} bytes, headers declare {end}"
-
-
-def wait_until(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
 
 
 class DirectoryWatcher:

@@ -1,4 +1,4 @@
-"""Fixtures of the reliability suite: the shared emulator with small files, fast settings.
+"""Fixtures of the reliability suite: the shared emulator with small files, short task retry delays.
 
 Every test here runs the real thing: the emulator over loopback HTTP, the unmodified drms and
 parfive clients, and (in the modules that say so) a real Prefect API server from
@@ -10,29 +10,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
 
-from prefect_jsoc.emulator import JsocEmulator
-from prefect_jsoc.settings import JsocSettings
-
-from ._support import EMAIL, FILE_SIZE
+from ._support import FILE_SIZE
 
 
 @pytest.fixture()
-def emu(jsoc_emulator: JsocEmulator) -> JsocEmulator:
-    """The session emulator, reset, with small files and a short export delay (faults off)."""
-    jsoc_emulator.configure(export_delay=0.5, file_size=FILE_SIZE)
-    jsoc_emulator.reset()
-    return jsoc_emulator
-
-
-@pytest.fixture()
-def settings(emu: JsocEmulator, isolated_state_dir: Path) -> JsocSettings:
-    """Settings pointing at the emulator: short backoff, bounded timeouts, the default retry budget."""
-    return JsocSettings(server_url=emu.url, email=EMAIL, retry_backoff=0.05, request_timeout=10.0,
-                        export_timeout=120.0)
+def emu_config() -> dict[str, Any]:
+    """Small files (8 KiB) and a short export delay; ``emu`` and ``settings`` are in the top conftest."""
+    return {"export_delay": 0.5, "file_size": FILE_SIZE}
 
 
 @pytest.fixture()

@@ -46,6 +46,7 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 START, END = "2014-01-01T00:00:00", "2014-01-01T00:02:00"
 TIMES = dict(start=START, end=END)
 CLI_TIMES = ["--start", START, "--end", END]
+UNREGISTERED = r"The notify e-mail s\*\*\*@unregistered\.net is not registered with JSOC \(status 4\)\."
 
 
 @dataclass(frozen=True)
@@ -63,17 +64,21 @@ class Bad:
 
 BAD_INPUTS = [
     Bad("unknown series", dict(series="hmi.nope_45s", **TIMES), UnknownSeriesError,
-        r"'hmi\.nope_45s' does not exist", ["hmi.nope_45s", *CLI_TIMES]),
+        r"The series 'hmi\.nope_45s' does not exist on http://127\.0\.0\.1:\d+/\. "
+        r"Series starting with 'hmi' include: .*hmi\.M_45s", ["hmi.nope_45s", *CLI_TIMES]),
     Bad("malformed series name", dict(series="hmi.M_45s[2014.01.01]", **TIMES), InvalidSeriesError,
         r"'hmi\.M_45s\[2014\.01\.01\]' is not a DRMS series name", ["hmi.M_45s[2014.01.01]", *CLI_TIMES]),
     Bad("bad prime key", dict(series="hmi.M_45s", primekeys={"HARPNUM": 377}, **TIMES), UnknownPrimeKeyError,
-        r"hmi\.M_45s has no prime key 'HARPNUM'", ["hmi.M_45s", *CLI_TIMES, "--primekey", "HARPNUM=377"]),
+        r"The series hmi\.M_45s has no prime key 'HARPNUM': its prime keys are \['T_REC', 'CAMERA'\]\. "
+        r"Fix or remove it in primekeys=\.", ["hmi.M_45s", *CLI_TIMES, "--primekey", "HARPNUM=377"]),
     Bad("bad segment", dict(series="hmi.M_45s", segments=["bitmap"], **TIMES), UnknownSegmentError,
-        r"hmi\.M_45s has no segment 'bitmap'", ["hmi.M_45s", *CLI_TIMES, "--segment", "bitmap"]),
+        r"The series hmi\.M_45s has no segment 'bitmap': its segments are \['magnetogram'\]\. Fix segments=\.",
+        ["hmi.M_45s", *CLI_TIMES, "--segment", "bitmap"]),
     Bad("keyword without comparison", dict(series="hmi.M_45s", filters=["QUALITY"], **TIMES),
         InvalidKeywordFilterError, r"'QUALITY'.* comparison", ["hmi.M_45s", *CLI_TIMES, "--keyword", "QUALITY"]),
     Bad("unknown keyword", dict(series="hmi.M_45s", filters=["SHININESS>3"], **TIMES), UnknownKeywordError,
-        r"hmi\.M_45s has no keyword 'SHININESS'", ["hmi.M_45s", *CLI_TIMES, "--keyword", "SHININESS>3"]),
+        r"The series hmi\.M_45s has no keyword 'SHININESS' \(used in filters=\)\. Its keywords include \[",
+        ["hmi.M_45s", *CLI_TIMES, "--keyword", "SHININESS>3"]),
     Bad("end before start", dict(series="hmi.M_45s", start=END, end=START), InvalidTimeRangeError,
         r"end 2014-01-01T00:00:00\+00:00 is not after start 2014-01-01T00:02:00",
         ["hmi.M_45s", "--start", END, "--end", START]),
@@ -84,17 +89,18 @@ BAD_INPUTS = [
         InvalidWavelengthError, r"Could not read the wavelength <Quantity 171\. kg>",
         ["aia.lev1_euv_12s", *CLI_TIMES, "--wavelength", "171 kg"]),
     Bad("wavelength on a series without one", dict(series="hmi.M_45s", wavelength=171 * u.AA, **TIMES),
-        InvalidWavelengthError, r"hmi\.M_45s has no WAVELNTH prime key, so wavelength= cannot be used",
+        InvalidWavelengthError, r"The series hmi\.M_45s has no WAVELNTH prime key, so wavelength= cannot be used\. "
+        r"Its prime keys are \['T_REC', 'CAMERA'\]\.",
         ["hmi.M_45s", *CLI_TIMES, "--wavelength", "171 Angstrom"]),
     Bad("sample not convertible to seconds", dict(series="hmi.M_45s", sample="12 furlongs", **TIMES),
         InvalidSampleError, r"sample cadence '12 furlongs'", ["hmi.M_45s", *CLI_TIMES, "--sample", "12 furlongs"]),
     Bad("sample as a non-time quantity", dict(series="hmi.M_45s", sample=12 * u.m, **TIMES),
         InvalidSampleError, r"sample cadence <Quantity 12\. m>"),
     Bad("unregistered e-mail", dict(series="hmi.M_45s", notify="stranger@unregistered.net", **TIMES),
-        UnregisteredEmailError, r"s\*\*\*@unregistered\.net is not registered",
+        UnregisteredEmailError, UNREGISTERED,
         ["hmi.M_45s", *CLI_TIMES, "--notify", "stranger@unregistered.net"]),
     Bad("unregistered e-mail in the settings", dict(series="hmi.M_45s", **TIMES), UnregisteredEmailError,
-        r"s\*\*\*@unregistered\.net is not registered", settings={"email": "stranger@unregistered.net"}),
+        UNREGISTERED, settings={"email": "stranger@unregistered.net"}),
     Bad("malformed e-mail", dict(series="hmi.M_45s", notify="jane.doe@example", **TIMES), InvalidEmailError,
         r"(notify=|The notify e-mail j\*\*\*@example) is not a valid e-mail address",
         ["hmi.M_45s", *CLI_TIMES, "--notify", "jane.doe@example"]),
@@ -111,20 +117,13 @@ BAD_INPUTS = [
     Bad("empty query", dict(series="hmi.M_45s"), EmptyQueryError,
         r"A query needs start and end, wavelength= or primekeys=.* hmi\.M_45s", ["hmi.M_45s"]),
     Bad("request over JSOC's 100 GB cap", dict(series="hmi.M_45s", start="2011-01-01", end="2015-01-01"),
-        ExportTooLargeError, r"up to \d{3},\d{3} MB .* above JSOC's limit of 100,000 MB",
+        ExportTooLargeError,
+        r"The export of hmi\.M_45s 2011-01-01 00:00–2015-01-01 00:00 would be up to \d{3},\d{3} MB \(\d+ records\), "
+        r"above JSOC's limit of 100,000 MB per request\. "
+        r"Split it into at least \d+ parts with split_interval\(query, every=\.\.\.\), or request fewer segments\.",
         ["hmi.M_45s", "--start", "2011-01-01", "--end", "2015-01-01"], emulator={"file_size": 65_536}),
 ]
 assert len(BAD_INPUTS) >= 15
-
-
-@pytest.fixture()
-def emulator(emu: JsocEmulator, monkeypatch: pytest.MonkeyPatch) -> JsocEmulator:
-    """The emulator, also named by the environment (the CLI reads it from there)."""
-    from ._support import EMAIL
-
-    monkeypatch.setenv("PREFECT_JSOC_SERVER_URL", emu.url)
-    monkeypatch.setenv("PREFECT_JSOC_EMAIL", EMAIL)
-    return emu
 
 
 def nothing_exported(emu: JsocEmulator) -> bool:

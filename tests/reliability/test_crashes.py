@@ -11,13 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from jsoc_test_support import wait_until
 
 from prefect_jsoc import JsocQuery, JsocSettings
 from prefect_jsoc.downloads import RECORD_DIR
 from prefect_jsoc.emulator import JsocEmulator
 from prefect_jsoc.flows import jsoc_fetch
 
-from ._support import FetchProcess, fits_problem, query_specs, served_files, wait_until
+from ._support import FetchProcess, fits_problem, query_specs, served_files
 
 pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.crash]
 

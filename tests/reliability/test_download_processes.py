@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from jsoc_test_support import EMAIL, wait_until
 
 from prefect_jsoc import JsocQuery, JsocSettings
 from prefect_jsoc.downloads import RECORD_DIR, download_manifest
@@ -24,7 +25,7 @@ from prefect_jsoc.emulator import JsocEmulator
 from prefect_jsoc.exports import stage_export, wait_for_export
 from prefect_jsoc.models import ExportManifest
 
-from ._support import EMAIL, served_files, wait_until
+from ._support import served_files
 
 pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.crash]
 

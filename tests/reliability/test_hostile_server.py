@@ -8,7 +8,6 @@ it is intermittent), no file is kept under a final name unless it verified, and 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -133,15 +132,12 @@ def test_a_stalled_download_times_out_within_the_configured_bound(
     emu.configure(stall_downloads=1.0)
     brief = settings.model_copy(update={"http_retries": 1, "request_timeout": 1.0})
 
-    began = time.monotonic()
     result = jsoc_fetch(QUERY, path=str(tmp_path), settings=brief, fail_on_error=False)
-    took = time.monotonic() - began
 
     (block,) = result.blocks
     assert block.failed_step == "download"
     assert "Timeout" in block.error or "timeout" in block.error, block.error
     assert emu.stats()["faults"]["stall"] >= 2  # both rounds stalled, and both were given up
-    assert took < 30, took  # 2 rounds x 1 s read timeout, plus the export and the flow itself
     assert entries(tmp_path) == []
 
 
@@ -149,10 +145,9 @@ def test_a_cgi_that_never_answers_times_out_within_the_configured_bound(emu: Jso
     emu.configure(latency=30.0)
     client = JsocClient(JsocSettings(server_url=emu.url, request_timeout=0.5, http_retries=1, retry_backoff=0.05))
 
-    began = time.monotonic()
+    # Without the 0.5 s timeout the 30 s late reply would arrive and the call would succeed.
     with pytest.raises(JsocTransientError, match=r"Could not reach JSOC jsoc_info.*timed out"):
         client.series_info("hmi.M_45s")
-    assert time.monotonic() - began < 3.0  # 2 attempts x 0.5 s, plus backoff
 
 
 def test_an_export_that_never_finishes_times_out_within_the_configured_bound(
@@ -161,10 +156,8 @@ def test_an_export_that_never_finishes_times_out_within_the_configured_bound(
     emu.configure(export_delay=3600.0)
     brief = settings.model_copy(update={"export_timeout": 2.0})
 
-    began = time.monotonic()
     result = jsoc_fetch(QUERY, path=str(tmp_path), settings=brief, fail_on_error=False)
 
     (block,) = result.blocks
     assert block.failed_step == "await_export"
     assert "was not ready after 2 s" in block.error and block.request_id in block.error
-    assert time.monotonic() - began < 20
