@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   - create .venv if missing, start the bundled JSOC emulator, run a real fetch flow
-#   make test   - create .venv if missing, run the whole test suite
+#   make test   - create .venv if missing, run the static checks and the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
-.PHONY: demo test test-fast bench ui-deps clean
+.PHONY: demo test test-fast check format bench ui-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,8 +20,18 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/prefect-jsoc demo
 
-test: $(STAMP)
+test: $(STAMP) check
 	$(BIN)/python -m pytest
+
+# Static checks (part of `make test`): lint, formatting, docstrings on the public API.
+check: $(STAMP)
+	$(BIN)/ruff check prefect_jsoc tests bench flows deployments tools
+	$(BIN)/ruff format --check prefect_jsoc tests bench flows deployments tools
+	$(BIN)/interrogate prefect_jsoc
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix prefect_jsoc tests bench flows deployments tools
+	$(BIN)/ruff format prefect_jsoc tests bench flows deployments tools
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not ui"

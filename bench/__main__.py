@@ -59,31 +59,41 @@ def _update_docs(doc: dict) -> bool:
         return False
     m = doc["machine"]
     v = m["versions"]
-    block = "\n".join([
-        TABLE_START,
-        "",
-        f"`{doc['command'].strip()}` on {doc['started_at']}: {m['cpu_count']} cores (load average "
-        f"{m['load_average_at_start']} at start), Python {m['python']}, prefect {v.get('prefect')}, drms "
-        f"{v.get('drms')}, parfive {v.get('parfive')}, sunpy {v.get('sunpy')}; {doc['repeats']} repeats "
-        f"(5 for D and F), total wall time {doc['wall_seconds'] / 60:.1f} min.",
-        "",
-        "**The bars** (every row with a bar; PASS or MISS):",
-        "",
-        markdown_table(doc["scenarios"], bar_rows(doc["scenarios"])),
-        "",
-        "**Every measurement:**",
-        "",
-        markdown_table(doc["scenarios"]),
-        "",
-        TABLE_END,
-    ])
+    block = "\n".join(
+        [
+            TABLE_START,
+            "",
+            f"`{doc['command'].strip()}` on {doc['started_at']}: {m['cpu_count']} cores (load average "
+            f"{m['load_average_at_start']} at start), Python {m['python']}, prefect {v.get('prefect')}, drms "
+            f"{v.get('drms')}, parfive {v.get('parfive')}, sunpy {v.get('sunpy')}; {doc['repeats']} repeats "
+            f"(5 for D and F), total wall time {doc['wall_seconds'] / 60:.1f} min.",
+            "",
+            "**The bars** (every row with a bar; PASS or MISS):",
+            "",
+            markdown_table(doc["scenarios"], bar_rows(doc["scenarios"])),
+            "",
+            "**Every measurement:**",
+            "",
+            markdown_table(doc["scenarios"]),
+            "",
+            TABLE_END,
+        ]
+    )
     before, rest = text.split(TABLE_START, 1)
     after = rest.split(TABLE_END, 1)[1]
     DOCS.write_text(before + block + after)
     return True
+
+
 SCENARIOS = ("D", "F", "A", "B", "C", "E")  # run order: cheapest first; C reports A's and B's re-runs
-MODULES = {"A": "a_two_series", "B": "b_eight_days", "C": "c_rerun", "D": "d_download", "E": "e_fanout",
-           "F": "f_search"}
+MODULES = {
+    "A": "a_two_series",
+    "B": "b_eight_days",
+    "C": "c_rerun",
+    "D": "d_download",
+    "E": "e_fanout",
+    "F": "f_search",
+}
 
 
 def _write_partial(out: Path, doc: dict) -> None:
@@ -97,8 +107,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--only", default="", help="comma-separated scenario letters, e.g. A,B,C")
     p.add_argument("--repeats", type=int, default=None, help="repeats per measurement (default 3; 1 with --quick)")
     p.add_argument("--quick", action="store_true", help="one repeat, smaller sizes (smoke run)")
-    p.add_argument("--strict-repeats", type=int, default=1,
-                   help="runs of A's behaviour check of sunpy's JSOCClient.fetch (default 1)")
+    p.add_argument(
+        "--strict-repeats",
+        type=int,
+        default=1,
+        help="runs of A's behaviour check of sunpy's JSOCClient.fetch (default 1)",
+    )
     p.add_argument("--out", default=None, help="JSON output path")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     p.add_argument("--verbose", action="store_true", help="log every measurement")
@@ -136,12 +150,17 @@ def main(argv: list[str] | None = None) -> int:
     order = [s for s in SCENARIOS if s in wanted]
     repeats = args.repeats or (1 if args.quick else 3)
     out = Path(args.out) if args.out else RESULTS / ("quick.json" if args.quick else "latest.json")
-    ctx = BenchContext(root=temp_root(), quick=args.quick, repeats=repeats, verbose=args.verbose,
-                       strict_repeats=max(1, args.strict_repeats))
+    ctx = BenchContext(
+        root=temp_root(),
+        quick=args.quick,
+        repeats=repeats,
+        verbose=args.verbose,
+        strict_repeats=max(1, args.strict_repeats),
+    )
     started = time.perf_counter()
     doc = {
         "command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "quick": args.quick,
         "repeats": repeats,
         "machine": machine_info(),
@@ -182,8 +201,9 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(ctx.root, ignore_errors=True)
             shutil.rmtree(_HOME, ignore_errors=True)
     doc["wall_seconds"] = round(time.perf_counter() - started, 1)
-    doc["bars"] = [dict(zip(("scenario", "what", "value", "ratio", "bar", "verdict"), row))
-                   for row in bar_rows(doc["scenarios"])]
+    doc["bars"] = [
+        dict(zip(("scenario", "what", "value", "ratio", "bar", "verdict"), row)) for row in bar_rows(doc["scenarios"])
+    ]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=2, default=str) + "\n")
     full_run = not args.quick and not args.only and args.out is None and args.repeats in (None, 3)
@@ -197,8 +217,10 @@ def main(argv: list[str] | None = None) -> int:
     print("THE BARS:")
     print(format_table(doc["scenarios"], bar_rows(doc["scenarios"])))
     print()
-    print(f"total wall time {doc['wall_seconds']} s (Prefect test server start {doc.get('prefect_server_start_seconds')} s, "
-          f"not part of any measurement); JSON written to {out}")
+    print(
+        f"total wall time {doc['wall_seconds']} s (Prefect test server start "
+        f"{doc.get('prefect_server_start_seconds')} s, not part of any measurement); JSON written to {out}"
+    )
     errors = [s for s in doc["scenarios"] if s.get("error")]
     return 1 if errors else 0
 

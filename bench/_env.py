@@ -7,7 +7,8 @@
   harness the bench process starts, and hands out fresh directories.
 * :func:`run_worker` runs one measured contender in a child process (``python -m bench._worker``)
   with its own environment (its own ``PREFECT_HOME`` and, as the scenarios choose, its own Prefect
-  result storage), and returns the JSON the worker wrote. Workers time themselves, so interpreter start and imports are excluded.
+  result storage), and returns the JSON the worker wrote. Workers time themselves, so interpreter
+  start and imports are excluded.
 """
 
 from __future__ import annotations
@@ -24,16 +25,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BenchContext", "EmulatorProcess", "WorkerError", "drms_server_config", "run_worker",
-           "run_workers_together"]
+__all__ = ["BenchContext", "EmulatorProcess", "WorkerError", "drms_server_config", "run_worker", "run_workers_together"]
 
 REPO = Path(__file__).resolve().parent.parent
 EMAIL = "bench@example.org"  # every address at example.org counts as registered on the emulator
 
 # knobs the emulator's command line accepts; the others are set through /_emulator/config
 _CLI_KNOBS = {
-    "export_delay", "latency", "fail_rate", "truncate_rate", "drop_rate", "status4_rate", "throttle_rate",
-    "bandwidth", "seed", "max_pending_per_email", "file_size",
+    "export_delay",
+    "latency",
+    "fail_rate",
+    "truncate_rate",
+    "drop_rate",
+    "status4_rate",
+    "throttle_rate",
+    "bandwidth",
+    "seed",
+    "max_pending_per_email",
+    "file_size",
 }
 
 
@@ -92,8 +101,12 @@ class EmulatorProcess:
 
     def _request(self, path: str, data: Any = None) -> Any:
         body = None if data is None else json.dumps(data).encode()
-        req = urllib.request.Request(self.url + path, data=body, method="GET" if data is None else "POST",
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.url + path,
+            data=body,
+            method="GET" if data is None else "POST",
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=60) as reply:
             return json.loads(reply.read())
 
@@ -207,30 +220,37 @@ class BenchContext:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _launch(ctx: BenchContext, job: str, spec: dict[str, Any], env: dict[str, str] | None
-            ) -> tuple[subprocess.Popen, Path, Path, Any]:
+def _launch(
+    ctx: BenchContext, job: str, spec: dict[str, Any], env: dict[str, str] | None
+) -> tuple[subprocess.Popen, Path, Path, Any]:
     work = ctx.fresh_dir(f"worker-{job}")
     spec_path, out_path, log_path = work / "spec.json", work / "result.json", ctx.logs / f"{work.name}.log"
     spec_path.write_text(json.dumps(spec, default=str))
     child_env = dict(os.environ)
-    child_env.update({
-        "PREFECT_HOME": str(work / "prefect-home"),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PYTHONUNBUFFERED": "1",
-    })
+    child_env.update(
+        {
+            "PREFECT_HOME": str(work / "prefect-home"),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     if ctx.api_url:
         child_env["PREFECT_API_URL"] = ctx.api_url
     child_env.update(env or {})
     log = open(log_path, "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench._worker", job, str(spec_path), str(out_path)],
-        cwd=REPO, env=child_env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=REPO,
+        env=child_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     return proc, out_path, log_path, log
 
 
-def _collect(job: str, proc: subprocess.Popen, out_path: Path, log_path: Path, log: Any,
-             timeout: float) -> dict[str, Any]:
+def _collect(
+    job: str, proc: subprocess.Popen, out_path: Path, log_path: Path, log: Any, timeout: float
+) -> dict[str, Any]:
     try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -247,8 +267,9 @@ def _collect(job: str, proc: subprocess.Popen, out_path: Path, log_path: Path, l
     return result
 
 
-def run_worker(ctx: BenchContext, job: str, spec: dict[str, Any], *, env: dict[str, str] | None = None,
-               timeout: float = 900.0) -> dict[str, Any]:
+def run_worker(
+    ctx: BenchContext, job: str, spec: dict[str, Any], *, env: dict[str, str] | None = None, timeout: float = 900.0
+) -> dict[str, Any]:
     """Run ``bench._worker`` job ``job`` in a child process and return its JSON result.
 
     The child gets the bench's Prefect API URL, its own ``PREFECT_HOME``, and ``env`` on top. The
@@ -262,8 +283,9 @@ def run_worker(ctx: BenchContext, job: str, spec: dict[str, Any], *, env: dict[s
     return _collect(job, proc, out_path, log_path, log, timeout)
 
 
-def run_workers_together(ctx: BenchContext, runs: list[tuple[str, dict[str, Any], dict[str, str] | None]],
-                         *, timeout: float = 900.0) -> list[dict[str, Any]]:
+def run_workers_together(
+    ctx: BenchContext, runs: list[tuple[str, dict[str, Any], dict[str, str] | None]], *, timeout: float = 900.0
+) -> list[dict[str, Any]]:
     """Start several workers at once and wait for all (for contenders that mostly sleep)."""
     started = [(job, *_launch(ctx, job, spec, env)) for job, spec, env in runs]
     return [_collect(job, proc, out, log_path, log, timeout) for job, proc, out, log_path, log in started]

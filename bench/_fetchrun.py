@@ -35,15 +35,22 @@ MONTHS = {"sunpy": 1, "ours": 2, "ours_unpacked": 3, "ours_relaxed": 4, "sunpy_c
 HANDOFF_BAR = 2.0
 
 
-def blocks(series: list[tuple[str, str]], days: int, month: int, year: int = 2014,
-           minutes: int = MINUTES) -> list[dict[str, Any]]:
+def blocks(
+    series: list[tuple[str, str]], days: int, month: int, year: int = 2014, minutes: int = MINUTES
+) -> list[dict[str, Any]]:
     """``len(series) x days`` blocks of ``minutes`` each, series-major, as ``JsocQuery`` keyword arguments."""
     out = []
     for name, segment in series:
         for day in range(1, days + 1):
             start = dt.datetime(year, month, day)
-            out.append({"series": name, "start": start.isoformat(),
-                        "end": (start + dt.timedelta(minutes=minutes)).isoformat(), "segments": [segment]})
+            out.append(
+                {
+                    "series": name,
+                    "start": start.isoformat(),
+                    "end": (start + dt.timedelta(minutes=minutes)).isoformat(),
+                    "segments": [segment],
+                }
+            )
     return out
 
 
@@ -90,8 +97,16 @@ def _observe(emu: Any, out: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def run_ours(ctx: BenchContext, emu: Any, spec_blocks: list[dict[str, Any]], *, pending: int = 1,
-             pack: bool = True, tag: str, rerun: bool = False) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def run_ours(
+    ctx: BenchContext,
+    emu: Any,
+    spec_blocks: list[dict[str, Any]],
+    *,
+    pending: int = 1,
+    pack: bool = True,
+    tag: str,
+    rerun: bool = False,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """One first run of ``jsoc_fetch`` and, with ``rerun``, the same again from its cache."""
     env = ours_env(ctx, emu, pending, tag)
     path = ctx.fresh_dir(f"{tag}-data")
@@ -113,8 +128,7 @@ def run_sunpy(ctx: BenchContext, emu: Any, spec_blocks: list[dict[str, Any]], jo
     path = ctx.fresh_dir(f"{tag}-data")
     emu.configure(export_delay=EXPORT_DELAY, max_pending_per_email=1)
     emu.reset(exports=True)
-    out = _observe(emu, run_worker(ctx, job, {"url": emu.url, "blocks": spec_blocks, "path": str(path),
-                                              "max_conn": 1}))
+    out = _observe(emu, run_worker(ctx, job, {"url": emu.url, "blocks": spec_blocks, "path": str(path), "max_conn": 1}))
     ctx.cleanup(path)
     return out
 
@@ -129,12 +143,30 @@ def _exports(runs: list[dict[str, Any]]) -> list[int | None]:
 
 def short(run: dict[str, Any]) -> dict[str, Any]:
     """What the JSON keeps of one run."""
-    keep = ("wall_seconds", "search_seconds", "files", "request_ids", "errors", "ok", "exception", "failed", "failed_blocks",
-            "downloaded", "skipped", "peak_rss_mb", "flow_elapsed_seconds", "handoffs", "timeline", "_log")
+    keep = (
+        "wall_seconds",
+        "search_seconds",
+        "files",
+        "request_ids",
+        "errors",
+        "ok",
+        "exception",
+        "failed",
+        "failed_blocks",
+        "downloaded",
+        "skipped",
+        "peak_rss_mb",
+        "flow_elapsed_seconds",
+        "handoffs",
+        "timeline",
+        "_log",
+    )
     out = {k: run[k] for k in keep if k in run}
     emu = run.get("emulator") or {}
-    out["emulator"] = {k: emu.get(k) for k in ("exports_submitted", "bytes_served", "max_pending_per_email",
-                                               "status_replies", "requests")}
+    out["emulator"] = {
+        k: emu.get(k)
+        for k in ("exports_submitted", "bytes_served", "max_pending_per_email", "status_replies", "requests")
+    }
     return out
 
 
@@ -142,9 +174,20 @@ def _all_ok(runs: list[dict[str, Any]], expected: int) -> bool:
     return bool(runs) and all(r.get("ok") and r.get("files") == expected for r in runs)
 
 
-def run_scenario(ctx: BenchContext, shared: dict[str, Any], *, key: str, title: str,
-                 series: list[tuple[str, str]], days: int, bar: float, exports_bar: int,
-                 relaxed: bool, year: int, with_sunpy: bool = True) -> ScenarioResult:
+def run_scenario(
+    ctx: BenchContext,
+    shared: dict[str, Any],
+    *,
+    key: str,
+    title: str,
+    series: list[tuple[str, str]],
+    days: int,
+    bar: float,
+    exports_bar: int,
+    relaxed: bool,
+    year: int,
+    with_sunpy: bool = True,
+) -> ScenarioResult:
     """Run one end-to-end scenario (A or B) and return its table entries.
 
     Args:
@@ -161,12 +204,22 @@ def run_scenario(ctx: BenchContext, shared: dict[str, Any], *, key: str, title: 
         with_sunpy: False when C runs without A/B selected: only our first runs and re-runs.
     """
     specs = {who: blocks(series, days, month, year) for who, month in MONTHS.items()}
-    res = ScenarioResult(key, title, params={
-        "blocks": len(specs["ours"]), "series": [s for s, _ in series], "intervals": days, "minutes": MINUTES,
-        "days_per_contender": {who: f"{year}-{month:02d}-01..{days:02d}" for who, month in MONTHS.items()},
-        "file_size_setting": FILE_SIZE, "export_delay_s": EXPORT_DELAY, "pending_limit": 1,
-        "download_connections": 1, "repeats": ctx.repeats,
-    })
+    res = ScenarioResult(
+        key,
+        title,
+        params={
+            "blocks": len(specs["ours"]),
+            "series": [s for s, _ in series],
+            "intervals": days,
+            "minutes": MINUTES,
+            "days_per_contender": {who: f"{year}-{month:02d}-01..{days:02d}" for who, month in MONTHS.items()},
+            "file_size_setting": FILE_SIZE,
+            "export_delay_s": EXPORT_DELAY,
+            "pending_limit": 1,
+            "download_connections": 1,
+            "repeats": ctx.repeats,
+        },
+    )
     who_runs = ["ours", "ours_unpacked"] + (["ours_relaxed"] if relaxed else [])
     if with_sunpy:
         who_runs = ["sunpy", *who_runs]
@@ -181,7 +234,7 @@ def run_scenario(ctx: BenchContext, shared: dict[str, Any], *, key: str, title: 
         files = expected["ours"]
         res.params["files"] = files
         for rep in range(ctx.repeats):
-            order = who_runs[rep % len(who_runs):] + who_runs[:rep % len(who_runs)]
+            order = who_runs[rep % len(who_runs) :] + who_runs[: rep % len(who_runs)]
             for who in order:
                 if who == "sunpy":
                     out = run_sunpy(ctx, emu, specs[who], "sunpy_fido", f"{key}-sunpy")
@@ -193,14 +246,17 @@ def run_scenario(ctx: BenchContext, shared: dict[str, Any], *, key: str, title: 
                 else:
                     out, _ = run_ours(ctx, emu, specs[who], pending=RELAXED_PENDING, tag=f"{key}-relaxed")
                 runs[who].append(out)
-                ctx.log(f"{key} {who}: {out['wall_seconds']:.2f} s ok={out.get('ok')} "
-                        f"exports={(out.get('emulator') or {}).get('exports_submitted')} "
-                        f"hand-offs={out['handoffs']['values']} {str(out.get('exception', ''))[:100]}")
+                ctx.log(
+                    f"{key} {who}: {out['wall_seconds']:.2f} s ok={out.get('ok')} "
+                    f"exports={(out.get('emulator') or {}).get('exports_submitted')} "
+                    f"hand-offs={out['handoffs']['values']} {str(out.get('exception', ''))[:100]}"
+                )
         if with_sunpy and relaxed:
             # sunpy's other way, JSOCClient.fetch on one OR response, under JSOC's rule: a behaviour check
             for _ in range(ctx.strict_repeats):
-                runs["sunpy_client"].append(run_sunpy(ctx, emu, specs["sunpy_client"], "sunpy_client",
-                                                      f"{key}-sunpy-client"))
+                runs["sunpy_client"].append(
+                    run_sunpy(ctx, emu, specs["sunpy_client"], "sunpy_client", f"{key}-sunpy-client")
+                )
 
     shared.setdefault("C", {})[key] = {"first": runs["ours"], "rerun": reruns, "expected_files": files}
     ours_t = _ok_times(runs["ours"])
@@ -209,21 +265,29 @@ def run_scenario(ctx: BenchContext, shared: dict[str, Any], *, key: str, title: 
         sunpy_t = _ok_times(runs["sunpy"])
         unpacked_t = _ok_times(runs["ours_unpacked"])
         res.contender("sunpy: Fido.search + Fido.fetch", sunpy_t, runs_detail=[short(r) for r in runs["sunpy"]])
-        res.contender("ours: jsoc_fetch(pack=False)", unpacked_t,
-                      runs_detail=[short(r) for r in runs["ours_unpacked"]])
-        res.headline("ours / sunpy Fido.fetch (wall time, 1 pending)", ratio(median(ours_t), median(sunpy_t)),
-                     "<=", bar, per_repeat=[ratio(a, b) for a, b in zip(ours_t, sunpy_t)])
-        res.headline("ours pack=False / sunpy (what packing saves)", ratio(median(unpacked_t), median(sunpy_t)),
-                     None, None)
+        res.contender("ours: jsoc_fetch(pack=False)", unpacked_t, runs_detail=[short(r) for r in runs["ours_unpacked"]])
+        res.headline(
+            "ours / sunpy Fido.fetch (wall time, 1 pending)",
+            ratio(median(ours_t), median(sunpy_t)),
+            "<=",
+            bar,
+            per_repeat=[ratio(a, b) for a, b in zip(ours_t, sunpy_t)],
+        )
+        res.headline(
+            "ours pack=False / sunpy (what packing saves)", ratio(median(unpacked_t), median(sunpy_t)), None, None
+        )
         res.headline("ours packed / ours pack=False", ratio(median(ours_t), median(unpacked_t)), None, None)
     exports = _exports(runs["ours"])
-    res.check("ours: exports submitted (each repeat)", exports, bool(exports) and all(e == exports_bar for e in exports),
-              bar=f"= {exports_bar}")
+    res.check(
+        "ours: exports submitted (each repeat)",
+        exports,
+        bool(exports) and all(e == exports_bar for e in exports),
+        bar=f"= {exports_bar}",
+    )
     if with_sunpy:
         res.check("ours pack=False: exports submitted", _exports(runs["ours_unpacked"]), None)
         res.check("sunpy Fido: exports submitted", _exports(runs["sunpy"]), None)
-    res.check("every run got every file", f"{files} files",
-              all(_all_ok(runs[who], expected[who]) for who in who_runs))
+    res.check("every run got every file", f"{files} files", all(_all_ok(runs[who], expected[who]) for who in who_runs))
     strict = runs["ours"] + runs.get("ours_unpacked", [])
     pend = max(((r.get("emulator") or {}).get("max_pending_per_email") or 0) for r in strict) if strict else None
     res.check("ours: max pending exports seen by the emulator", pend, pend is not None and pend <= 1, bar="<= 1")
@@ -231,25 +295,50 @@ def run_scenario(ctx: BenchContext, shared: dict[str, Any], *, key: str, title: 
     if hand:
         source = (strict[0].get("handoffs") or {}).get("source", "")
         completion = [v for r in strict for v in ((r.get("handoffs") or {}).get("from_completion") or [])]
-        res.check("hand-off: exp_status said complete -> next exp_request (s, median)", round(median(hand), 3),
-                  max(hand) < HANDOFF_BAR, bar=f"max < {HANDOFF_BAR:g}", max=max(hand), values=hand, source=source)
+        res.check(
+            "hand-off: exp_status said complete -> next exp_request (s, median)",
+            round(median(hand), 3),
+            max(hand) < HANDOFF_BAR,
+            bar=f"max < {HANDOFF_BAR:g}",
+            max=max(hand),
+            values=hand,
+            source=source,
+        )
         if completion:
-            res.check("idle slot: export completed on the server -> next exp_request (s, median)",
-                      round(median(completion), 3), None, max=max(completion), values=completion)
+            res.check(
+                "idle slot: export completed on the server -> next exp_request (s, median)",
+                round(median(completion), 3),
+                None,
+                max=max(completion),
+                values=completion,
+            )
     if relaxed and with_sunpy:
         relaxed_t = _ok_times(runs["ours_relaxed"])
-        res.contender(f"NOT ALLOWED BY JSOC: ours with {RELAXED_PENDING} pending exports", relaxed_t,
-                      runs_detail=[short(r) for r in runs["ours_relaxed"]])
-        res.headline(f"NOT ALLOWED BY JSOC: ours {RELAXED_PENDING} pending / sunpy (1 pending)",
-                     ratio(median(relaxed_t), median(_ok_times(runs["sunpy"]))), None, None,
-                     explain="Fido.fetch exports one block at a time, so more pending exports would not change it")
+        res.contender(
+            f"NOT ALLOWED BY JSOC: ours with {RELAXED_PENDING} pending exports",
+            relaxed_t,
+            runs_detail=[short(r) for r in runs["ours_relaxed"]],
+        )
+        res.headline(
+            f"NOT ALLOWED BY JSOC: ours {RELAXED_PENDING} pending / sunpy (1 pending)",
+            ratio(median(relaxed_t), median(_ok_times(runs["sunpy"]))),
+            None,
+            None,
+            explain="Fido.fetch exports one block at a time, so more pending exports would not change it",
+        )
         client_runs = runs["sunpy_client"]
-        outcome = "; ".join("ok" if r.get("ok") else str(r.get("exception") or f"{r.get('errors')} download errors")[:120]
-                            for r in client_runs)
+        outcome = "; ".join(
+            "ok" if r.get("ok") else str(r.get("exception") or f"{r.get('errors')} download errors")[:120]
+            for r in client_runs
+        )
         times = _ok_times(client_runs)
-        res.contender("sunpy: JSOCClient.fetch on one OR response (1 pending)", times,
-                      show=(f"{median(times):.3f} s" if median(times) is not None else "failed") + f" [{outcome[:90]}]",
-                      outcome=outcome, runs_detail=[short(r) for r in client_runs])
+        res.contender(
+            "sunpy: JSOCClient.fetch on one OR response (1 pending)",
+            times,
+            show=(f"{median(times):.3f} s" if median(times) is not None else "failed") + f" [{outcome[:90]}]",
+            outcome=outcome,
+            runs_detail=[short(r) for r in client_runs],
+        )
     res.notes.append(
         "Wall time = search + export + download inside the worker process (interpreter start, imports and the "
         "Prefect test server start are excluded for both tools). Exports are the emulator's count of accepted "

@@ -31,8 +31,9 @@ class ScenarioResult:
     notes: list[str] = field(default_factory=list)
     error: str | None = None
 
-    def contender(self, name: str, runs: list[float | None], *, unit: str = "s",
-                  show: str | None = None, **extra: Any) -> dict[str, Any]:
+    def contender(
+        self, name: str, runs: list[float | None], *, unit: str = "s", show: str | None = None, **extra: Any
+    ) -> dict[str, Any]:
         """Record a contender's runs; ``show`` overrides how its median is printed."""
         med = median(runs)
         entry: dict[str, Any] = {"runs": runs, "median": med, "unit": unit, **extra}
@@ -41,16 +42,24 @@ class ScenarioResult:
         self.contenders[name] = entry
         return entry
 
-    def headline(self, label: str, value: float | None, op: str | None, bar: float | None, *,
-                 explain: str = "", **extra: Any) -> dict[str, Any]:
+    def headline(
+        self, label: str, value: float | None, op: str | None, bar: float | None, *, explain: str = "", **extra: Any
+    ) -> dict[str, Any]:
         """Record a headline ratio and whether it meets ``value <op> bar`` (``op=None``: information)."""
         if op is None or bar is None:
             passed, bar_text = None, "(info)"
         else:
             passed = None if value is None else bool(_OPS[op](value, bar))
             bar_text = f"{op} {bar:g}"
-        entry = {"label": label, "ratio": value, "bar": bar_text, "pass": passed, "info": op is None,
-                 "explain": explain, **extra}
+        entry = {
+            "label": label,
+            "ratio": value,
+            "bar": bar_text,
+            "pass": passed,
+            "info": op is None,
+            "explain": explain,
+            **extra,
+        }
         self.headlines.append(entry)
         return entry
 
@@ -62,8 +71,14 @@ class ScenarioResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "key": self.key, "title": self.title, "params": self.params, "contenders": self.contenders,
-            "headlines": self.headlines, "checks": self.checks, "notes": self.notes, "error": self.error,
+            "key": self.key,
+            "title": self.title,
+            "params": self.params,
+            "contenders": self.contenders,
+            "headlines": self.headlines,
+            "checks": self.checks,
+            "notes": self.notes,
+            "error": self.error,
         }
 
 
@@ -96,8 +111,9 @@ def table_rows(results: list[dict[str, Any]]) -> list[tuple[str, str, str, str, 
             value = "n/a" if h["ratio"] is None else f"{h['ratio']:.3f}"
             rows.append((key, h["label"], "", value, h["bar"], _verdict(h["pass"], h.get("info", False))))
         for c in res.get("checks", []):
-            rows.append((key, c["label"], str(c["value"]), "", c.get("bar", ""),
-                         _verdict(c["pass"], c["pass"] is None)))
+            rows.append(
+                (key, c["label"], str(c["value"]), "", c.get("bar", ""), _verdict(c["pass"], c["pass"] is None))
+            )
     return rows
 
 

@@ -74,9 +74,12 @@ class ThreadSampler:
     def report(self, top: int = 40) -> str:
         """Text report: inclusive and self shares of thread samples."""
         total = max(1, self.samples)
-        lines = [f"{self.samples} thread samples every {self.interval * 1000:.0f} ms; threads by share: "
-                 + ", ".join(f"{k} {v / total:.0%}" for k, v in self.per_thread.most_common(8)),
-                 "", "inclusive (share of thread samples with the function on the stack):"]
+        lines = [
+            f"{self.samples} thread samples every {self.interval * 1000:.0f} ms; threads by share: "
+            + ", ".join(f"{k} {v / total:.0%}" for k, v in self.per_thread.most_common(8)),
+            "",
+            "inclusive (share of thread samples with the function on the stack):",
+        ]
         for key, n in self.inclusive.most_common(top):
             lines.append(f"  {n / total:6.1%}  {key}")
         lines += ["", "self (innermost frame):"]

@@ -72,8 +72,11 @@ def handoffs(log: list[dict[str, Any]], export_delay: float | None = None) -> di
             from_completion.append(round(request["t"] - float(report["completes_at"]), 3))
         elif export_delay is not None:
             from_completion.append(round(request["t"] - (previous["t"] + export_delay), 3))
-    source = ("status field: last exp_status reply with status 0 before each exp_request" if with_status else
-              "inferred: the log has no status field; last exp_status call before each exp_request")
+    source = (
+        "status field: last exp_status reply with status 0 before each exp_request"
+        if with_status
+        else "inferred: the log has no status field; last exp_status call before each exp_request"
+    )
     return {"values": values, "source": source, "from_completion": from_completion or None}
 
 

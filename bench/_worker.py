@@ -85,8 +85,9 @@ def job_sunpy_fido(spec: dict[str, Any]) -> dict[str, Any]:
     try:
         found = Fido.search(query)
         out["search_seconds"] = time.perf_counter() - start
-        files = Fido.fetch(found, path=str(Path(spec["path"]) / "{file}"), progress=False,
-                           max_conn=spec.get("max_conn", 1))
+        files = Fido.fetch(
+            found, path=str(Path(spec["path"]) / "{file}"), progress=False, max_conn=spec.get("max_conn", 1)
+        )
         out["files"] = len(files)
         out["errors"] = len(files.errors)
         out["error_text"] = [str(e) for e in files.errors[:3]]
@@ -154,9 +155,8 @@ def job_profile_flow(spec: dict[str, Any]) -> dict[str, Any]:
     """``jsoc_fetch`` under pyinstrument (main thread) and the all-thread sampler (task threads)."""
     from pyinstrument import Profiler
 
-    from bench._sampler import ThreadSampler
-
     import prefect_jsoc.flows  # noqa: F401 - imports are not part of the profile
+    from bench._sampler import ThreadSampler
 
     profiler = Profiler(interval=0.005, async_mode="disabled")
     sampler = ThreadSampler(interval=0.005)
@@ -202,8 +202,12 @@ def job_drms_loop(spec: dict[str, Any]) -> dict[str, Any]:
                 while chunk := reply.read(1 << 20):
                     fh.write(chunk)
             files += 1
-    return {"wall_seconds": time.perf_counter() - start, "files": files, "ok": files >= len(spec["recordsets"]),
-            "cgi_calls": calls[0]}
+    return {
+        "wall_seconds": time.perf_counter() - start,
+        "files": files,
+        "ok": files >= len(spec["recordsets"]),
+        "cgi_calls": calls[0],
+    }
 
 
 def job_plain_loop(spec: dict[str, Any]) -> dict[str, Any]:

@@ -24,5 +24,16 @@ EXPORTS = 2
 
 
 def run(ctx: BenchContext, shared: dict[str, Any], *, with_sunpy: bool = True) -> ScenarioResult:
-    return run_scenario(ctx, shared, key="A", title=TITLE, series=SERIES, days=INTERVALS, bar=BAR,
-                        exports_bar=EXPORTS, relaxed=True, year=2014, with_sunpy=with_sunpy)
+    return run_scenario(
+        ctx,
+        shared,
+        key="A",
+        title=TITLE,
+        series=SERIES,
+        days=INTERVALS,
+        bar=BAR,
+        exports_bar=EXPORTS,
+        relaxed=True,
+        year=2014,
+        with_sunpy=with_sunpy,
+    )

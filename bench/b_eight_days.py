@@ -22,5 +22,16 @@ EXPORTS = 1
 
 
 def run(ctx: BenchContext, shared: dict[str, Any], *, with_sunpy: bool = True) -> ScenarioResult:
-    return run_scenario(ctx, shared, key="B", title=TITLE, series=SERIES, days=INTERVALS, bar=BAR,
-                        exports_bar=EXPORTS, relaxed=False, year=2015, with_sunpy=with_sunpy)
+    return run_scenario(
+        ctx,
+        shared,
+        key="B",
+        title=TITLE,
+        series=SERIES,
+        days=INTERVALS,
+        bar=BAR,
+        exports_bar=EXPORTS,
+        relaxed=False,
+        year=2015,
+        with_sunpy=with_sunpy,
+    )

@@ -34,19 +34,36 @@ def run(ctx: BenchContext, shared: dict[str, Any]) -> ScenarioResult:
         first_t = [r["wall_seconds"] if r.get("ok") else None for r in first]
         again_t = [r["wall_seconds"] if r and r.get("ok") else None for r in again]
         res.contender(f"{key}: re-run", again_t, runs_detail=[short(r or {}) for r in again])
-        res.headline(f"{key}: re-run / first run (wall time)", ratio(median(again_t), median(first_t)), None, None,
-                     per_repeat=[ratio(b, a) for a, b in zip(first_t, again_t)])
+        res.headline(
+            f"{key}: re-run / first run (wall time)",
+            ratio(median(again_t), median(first_t)),
+            None,
+            None,
+            per_repeat=[ratio(b, a) for a, b in zip(first_t, again_t)],
+        )
         exports = [((r or {}).get("emulator") or {}).get("exports_submitted") for r in again]
         served = [((r or {}).get("emulator") or {}).get("bytes_served") for r in again]
         files = [(r or {}).get("files") for r in again]
-        res.check(f"{key} re-run: exports submitted (each repeat)", exports,
-                  bool(exports) and all(e == 0 for e in exports), bar="= 0")
-        res.check(f"{key} re-run: bytes served (each repeat)", served,
-                  bool(served) and all(s == 0 for s in served), bar="= 0")
-        res.check(f"{key} re-run: files returned (each repeat)", files, all(f == expected for f in files),
-                  bar=f"= {expected}")
-        cgi = [sum(v for k, v in (((r or {}).get("emulator") or {}).get("requests") or {}).items()
-                   if not k.startswith("file:")) for r in again]
+        res.check(
+            f"{key} re-run: exports submitted (each repeat)",
+            exports,
+            bool(exports) and all(e == 0 for e in exports),
+            bar="= 0",
+        )
+        res.check(
+            f"{key} re-run: bytes served (each repeat)", served, bool(served) and all(s == 0 for s in served), bar="= 0"
+        )
+        res.check(
+            f"{key} re-run: files returned (each repeat)", files, all(f == expected for f in files), bar=f"= {expected}"
+        )
+        cgi = [
+            sum(
+                v
+                for k, v in (((r or {}).get("emulator") or {}).get("requests") or {}).items()
+                if not k.startswith("file:")
+            )
+            for r in again
+        ]
         res.notes.append(f"{key}: CGI calls made by each re-run (not a bar): {cgi}.")
     # Prefect's own floor for a flow run in the same bench run: a flow that maps nothing
     floor = [run_worker(ctx, "noop_map", {"tasks": 0}) for _ in range(1 if ctx.quick else ctx.repeats)]

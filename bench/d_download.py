@@ -39,13 +39,16 @@ def _files(url: str, count: int) -> list[dict[str, Any]]:
     import drms
 
     client = drms.Client(drms_server_config(url), email=EMAIL)
-    req = client.export(f"aia.lev1_euv_12s[2014-01-01T00:00:00Z/{count * 12}s][171]{{image}}",
-                        method="url_quick", protocol="as-is")
+    req = client.export(
+        f"aia.lev1_euv_12s[2014-01-01T00:00:00Z/{count * 12}s][171]{{image}}", method="url_quick", protocol="as-is"
+    )
     rows = req.urls.to_dict("records")[:count]
     if len(rows) != count:
         raise RuntimeError(f"The emulator listed {len(rows)} files, expected {count}.")
-    return [{"url": r["url"], "record": r["record"], "filename": f"aia.lev1_euv_12s.{i:03d}.image.fits"}
-            for i, r in enumerate(rows)]
+    return [
+        {"url": r["url"], "record": r["record"], "filename": f"aia.lev1_euv_12s.{i:03d}.image.fits"}
+        for i, r in enumerate(rows)
+    ]
 
 
 def _curl(files: list[dict[str, Any]], dest: Path | None, cfg_path: Path) -> None:
@@ -89,19 +92,32 @@ def _manifest(files: list[dict[str, Any]], sizes: list[int]) -> Any:
     from prefect_jsoc.models import ExportManifest, ManifestFile
 
     return ExportManifest(
-        request_id=None, query_key="bench-s1", label="bench s1 aia.lev1_euv_12s", series="aia.lev1_euv_12s",
-        method="url_quick", protocol="as-is",
-        files=[ManifestFile(url=f["url"], filename=f["filename"], record=f["record"], size=s)
-               for f, s in zip(files, sizes)],
+        request_id=None,
+        query_key="bench-s1",
+        label="bench s1 aia.lev1_euv_12s",
+        series="aia.lev1_euv_12s",
+        method="url_quick",
+        protocol="as-is",
+        files=[
+            ManifestFile(url=f["url"], filename=f["filename"], record=f["record"], size=s) for f, s in zip(files, sizes)
+        ],
     )
 
 
 def run(ctx: BenchContext) -> ScenarioResult:
     count = 8 if ctx.quick else 48
     repeats = ctx.repeats if ctx.quick else max(ctx.repeats, 5)  # cheap and noisy: take 5
-    res = ScenarioResult("D", TITLE, params={"files": count, "file_size_setting": FILE_SIZE,
-                                             "repeats": repeats, "connections_ours": 1,
-                                             "connections_aiohttp": 1})
+    res = ScenarioResult(
+        "D",
+        TITLE,
+        params={
+            "files": count,
+            "file_size_setting": FILE_SIZE,
+            "repeats": repeats,
+            "connections_ours": 1,
+            "connections_aiohttp": 1,
+        },
+    )
     from prefect_jsoc import JsocSettings
     from prefect_jsoc.downloads import download_manifest
     from prefect_jsoc.tasks import download
@@ -143,7 +159,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
             ctx.cleanup(dest)
         runs: dict[str, list[float | None]] = {name: [] for name in contenders}
         for rep in range(repeats):
-            order = names[rep % len(names):] + names[:rep % len(names)]
+            order = names[rep % len(names) :] + names[: rep % len(names)]
             for name in order:
                 dest = ctx.fresh_dir("s1-dl")
                 emu.reset(exports=False)
@@ -161,20 +177,34 @@ def run(ctx: BenchContext) -> ScenarioResult:
     for name, values in runs.items():
         med = median(values)
         mbs[name] = None if med is None else total / med / 1e6
-        res.contender(name, values, show=f"{med:.3f} s = {mbs[name]:.0f} MB/s",
-                      median_mb_per_s=mbs[name],
-                      runs_mb_per_s=[total / v / 1e6 for v in values if v])
+        res.contender(
+            name,
+            values,
+            show=f"{med:.3f} s = {mbs[name]:.0f} MB/s",
+            median_mb_per_s=mbs[name],
+            runs_mb_per_s=[total / v / 1e6 for v in values if v],
+        )
 
     ours, base = mbs["ours: download task (1 conn)"], mbs["aiohttp (1 conn, 1 MiB reads)"]
     pdef = mbs["parfive defaults (5 conn x 5 splits)"]
     res.headline("ours / aiohttp (throughput)", ratio(ours, base), ">=", 0.85)
     res.headline("ours / parfive defaults (throughput)", ratio(ours, pdef), ">=", 3.0)
-    res.headline("ours / parfive as Fido uses it for JSOC", ratio(ours, mbs["parfive as Fido uses it for JSOC (1 conn)"]),
-                 None, None)
-    res.headline("ours: task / engine without Prefect", ratio(ours, mbs["ours: engine, no Prefect (1 conn)"]), None, None)
+    res.headline(
+        "ours / parfive as Fido uses it for JSOC",
+        ratio(ours, mbs["parfive as Fido uses it for JSOC (1 conn)"]),
+        None,
+        None,
+    )
+    res.headline(
+        "ours: task / engine without Prefect", ratio(ours, mbs["ours: engine, no Prefect (1 conn)"]), None, None
+    )
     headroom = ratio(mbs["curl -> /dev/null (emulator ceiling)"], base)
-    res.check("emulator headroom: curl->/dev/null / aiohttp", None if headroom is None else round(headroom, 2),
-              None if headroom is None else headroom >= 1.0, bar=">= 1 (emulator not the bottleneck)")
+    res.check(
+        "emulator headroom: curl->/dev/null / aiohttp",
+        None if headroom is None else round(headroom, 2),
+        None if headroom is None else headroom >= 1.0,
+        bar=">= 1 (emulator not the bottleneck)",
+    )
     res.notes.append(
         "MB/s = bytes of all files / median wall time; aiohttp and ours use one connection (JSOC's rule); "
         "parfive defaults use 5 connections x 5 splits and still lose to its 1 KiB read size."

@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import urllib.parse
 import urllib.request
-from typing import Any
 
 from bench._env import BenchContext, drms_server_config
 from bench._report import ScenarioResult
@@ -47,12 +46,10 @@ def run(ctx: BenchContext) -> ScenarioResult:
         recordset = recordsets([query], emu.url)[0]
         res.params["recordset"] = recordset
         # settle the emulator's own start-up memory with a small call, then take its baseline
-        drms.Client(drms_server_config(emu.url, "EMU")).query(
-            "hmi.v_45s[2014.01.01_00:00:00_TAI/10m]", key=KEYS)
+        drms.Client(drms_server_config(emu.url, "EMU")).query("hmi.v_45s[2014.01.01_00:00:00_TAI/10m]", key=KEYS)
         base_rss = proc_rss_mb(emu.pid)
         base_peak = proc_peak_rss_mb(emu.pid)
-        url = (f"{emu.url}cgi-bin/ajax/jsoc_info?op=rs_list&ds={urllib.parse.quote(recordset)}"
-               f"&key={','.join(KEYS)}")
+        url = f"{emu.url}cgi-bin/ajax/jsoc_info?op=rs_list&ds={urllib.parse.quote(recordset)}&key={','.join(KEYS)}"
         with urllib.request.urlopen(url, timeout=300) as reply:
             answer_bytes = len(reply.read())
         emu_peak_raw = proc_peak_rss_mb(emu.pid)
@@ -86,8 +83,15 @@ def run(ctx: BenchContext) -> ScenarioResult:
     res.check("same rows", f"{counts.get('ours')} vs {counts.get('drms')}", counts.get("ours") == counts.get("drms"))
     growth = None if emu_peak_raw is None or base_rss is None else max(emu_peak_raw, emu_peak or 0) - base_rss
     copies = None if growth is None else growth * 1024 * 1024 / answer_bytes
-    res.check("emulator: peak RSS growth / answer size", None if copies is None else round(copies, 2),
-              None if copies is None else copies < 1.0, bar="< 1 (streams; never holds the whole table)",
-              answer_mb=round(answer_bytes / 1e6, 1), rss_growth_mb=None if growth is None else round(growth, 1),
-              emulator_rss_before_mb=base_rss, emulator_peak_before_mb=base_peak, emulator_peak_after_mb=emu_peak)
+    res.check(
+        "emulator: peak RSS growth / answer size",
+        None if copies is None else round(copies, 2),
+        None if copies is None else copies < 1.0,
+        bar="< 1 (streams; never holds the whole table)",
+        answer_mb=round(answer_bytes / 1e6, 1),
+        rss_growth_mb=None if growth is None else round(growth, 1),
+        emulator_rss_before_mb=base_rss,
+        emulator_peak_before_mb=base_peak,
+        emulator_peak_after_mb=emu_peak,
+    )
     return res

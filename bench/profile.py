@@ -105,16 +105,21 @@ def main(argv: list[str] | None = None) -> int:
             n = args.blocks or (e_fanout.BLOCKS_A if args.case == "E1" else e_fanout.BLOCKS_B)
             with ctx.emulator(latency=latency, max_pending_per_email=1) as emu:
                 env = e_fanout._env(ctx, emu, "profile")
-                spec = {"blocks": e_fanout.blocks(n), "path": str(ctx.fresh_dir("profile-data")), "pack": False,
-                        **files}
+                spec = {
+                    "blocks": e_fanout.blocks(n),
+                    "path": str(ctx.fresh_dir("profile-data")),
+                    "pack": False,
+                    **files,
+                }
                 emu.reset(exports=True)
                 out = run_worker(ctx, "profile_flow", spec, env=env)
                 out["emulator"] = emu.stats()
         else:
             module = b_eight_days if args.case == "B" else a_two_series
             blocks = _fetchrun.blocks(module.SERIES, module.INTERVALS, _fetchrun.MONTHS["ours"])
-            with ctx.emulator(file_size=_fetchrun.FILE_SIZE, export_delay=_fetchrun.EXPORT_DELAY,
-                              max_pending_per_email=1) as emu:
+            with ctx.emulator(
+                file_size=_fetchrun.FILE_SIZE, export_delay=_fetchrun.EXPORT_DELAY, max_pending_per_email=1
+            ) as emu:
                 _fetchrun.warm(emu, blocks)
                 emu.configure(export_delay=_fetchrun.EXPORT_DELAY, max_pending_per_email=1)
                 env = _fetchrun.ours_env(ctx, emu, 1, "profile")
@@ -129,8 +134,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"hand-offs: {out['handoffs']}")
     if not args.html:
         Path(files["profile_html"]).unlink(missing_ok=True)
-    print(f"{args.case}: wall {out.get('wall_seconds', 0):.2f} s, ok={out.get('ok')}, "
-          f"{out.get('exception', '')}")
+    print(f"{args.case}: wall {out.get('wall_seconds', 0):.2f} s, ok={out.get('ok')}, {out.get('exception', '')}")
     print(f"emulator: {out['emulator'].get('requests')}")
     for key in ("profile_text", "profile_html", "threads_text"):
         if Path(files[key]).exists():

@@ -8,8 +8,7 @@ downloads only what is missing.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from typing import Optional
+from datetime import UTC, datetime, timedelta
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
@@ -29,26 +28,26 @@ def previous_day_window(reference: datetime) -> tuple[datetime, datetime]:
         ``(start, end)``, both timezone-aware UTC, ``end`` excluded.
     """
     if reference.tzinfo is None:
-        reference = reference.replace(tzinfo=timezone.utc)
-    reference = reference.astimezone(timezone.utc)
-    end = datetime(reference.year, reference.month, reference.day, tzinfo=timezone.utc)
+        reference = reference.replace(tzinfo=UTC)
+    reference = reference.astimezone(UTC)
+    end = datetime(reference.year, reference.month, reference.day, tzinfo=UTC)
     return end - timedelta(days=1), end
 
 
 def _scheduled_time() -> datetime:
     scheduled = flow_run.scheduled_start_time
-    return scheduled if scheduled is not None else datetime.now(timezone.utc)
+    return scheduled if scheduled is not None else datetime.now(UTC)
 
 
 @flow(name="jsoc-daily-sync", flow_run_name="daily-sync · {series}")
 def daily_sync(
     series: list[str] = ["hmi.m_720s"],  # noqa: B006 - Prefect parameters are copied per run
-    segments: Optional[list[str]] = ["magnetogram"],  # noqa: B006
-    sample: Optional[str] = None,
-    wavelength: Optional[float] = None,
+    segments: list[str] | None = ["magnetogram"],  # noqa: B006
+    sample: str | None = None,
+    wavelength: float | None = None,
     protocol: str = "fits",
     path: str = "data/daily",
-    reference_time: Optional[datetime] = None,
+    reference_time: datetime | None = None,
 ) -> FetchResult:
     """Fetch the UTC day before the run's scheduled time for every series.
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import io
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 from astropy.io import fits
@@ -79,7 +78,7 @@ def flux_pipeline(
     start: str = "2014-01-01T00:00:00",
     end: str = "2014-01-01T02:00:00",
     series: str = "hmi.m_720s",
-    sample: Optional[str] = None,
+    sample: str | None = None,
     path: str = "data/flux",
 ) -> list[dict]:
     """Fetch HMI magnetograms, compute their total unsigned flux and plot it.

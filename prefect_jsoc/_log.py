@@ -49,7 +49,7 @@ _exit_hook_lock = threading.Lock()
 def get_logger() -> Any:
     """Return the current run's logger, or the package logger outside a run."""
     try:
-        from prefect.context import TaskRunContext, FlowRunContext
+        from prefect.context import FlowRunContext, TaskRunContext
 
         if TaskRunContext.get() is None and FlowRunContext.get() is None:
             return _FALLBACK

@@ -129,8 +129,7 @@ class FlowProgress:
 
     def _push(self) -> None:
         try:
-            update_progress_artifact(artifact_id=self._artifact_id, progress=self.percent,
-                                     description=self.description)
+            update_progress_artifact(artifact_id=self._artifact_id, progress=self.percent, description=self.description)
         except Exception:  # progress is a courtesy; the fetch goes on
             pass
 
@@ -199,8 +198,7 @@ def publish_block_records(query: Any, table: Any, count: int) -> None:
     label = query.label
     columns = list(table.colnames) if table is not None else []
     rows = [
-        {name: _cell(row[name]) for name in columns}
-        for row in (table[:MAX_TABLE_ROWS] if table is not None else [])
+        {name: _cell(row[name]) for name in columns} for row in (table[:MAX_TABLE_ROWS] if table is not None else [])
     ]
     shown = f"first {len(rows)} of {count}" if count > len(rows) else f"all {count}"
     create_table_artifact(
@@ -268,8 +266,7 @@ def fetch_headline(result: FetchResult) -> str:
 
 
 #: Column titles of the per-step timing table (validate and search run for all blocks at once).
-_STEP_TITLES = {"stage": "stage (incl. wait for a slot)", "await_export": "JSOC staging",
-                "download": "download"}
+_STEP_TITLES = {"stage": "stage (incl. wait for a slot)", "await_export": "JSOC staging", "download": "download"}
 
 
 def export_summary_markdown(result: FetchResult) -> str:
@@ -305,7 +302,9 @@ def export_summary_markdown(result: FetchResult) -> str:
             for b in result.failed
         ]
     lines += [
-        "", "### Seconds per step", "",
+        "",
+        "### Seconds per step",
+        "",
         "| block | " + " | ".join(_STEP_TITLES.values()) + " |",
         "|---|" + "---:|" * len(_STEP_TITLES),
     ]

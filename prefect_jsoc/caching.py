@@ -99,8 +99,9 @@ class ExpiringLocks(LockManager):
         self.inner = inner
         self.hold_seconds = hold_seconds
 
-    def acquire_lock(self, key: str, holder: str, acquire_timeout: float | None = None,
-                     hold_timeout: float | None = None) -> bool:
+    def acquire_lock(
+        self, key: str, holder: str, acquire_timeout: float | None = None, hold_timeout: float | None = None
+    ) -> bool:
         hold = hold_timeout if hold_timeout is not None else self.hold_seconds
         for _ in range(50):
             try:
@@ -109,8 +110,9 @@ class ExpiringLocks(LockManager):
                 time.sleep(0.1)
         return self.inner.acquire_lock(key, holder, acquire_timeout, hold)
 
-    async def aacquire_lock(self, key: str, holder: str, acquire_timeout: float | None = None,
-                            hold_timeout: float | None = None) -> bool:
+    async def aacquire_lock(
+        self, key: str, holder: str, acquire_timeout: float | None = None, hold_timeout: float | None = None
+    ) -> bool:
         hold = hold_timeout if hold_timeout is not None else self.hold_seconds
         return await self.inner.aacquire_lock(key, holder, acquire_timeout, hold)
 

@@ -96,8 +96,13 @@ class JsocClient:
         self._email_lock = threading.Lock()
         self._cgi = timed_cgi_client(self.config, self.settings.request_timeout)
         self._drms = DrmsClient(self._cgi, known_struct=self._known_struct)
-        self._call = Retrying(self.server_url, self.config.cgi_baseurl, retries=self.settings.http_retries,
-                              backoff=self.settings.retry_backoff, sleep=sleep)
+        self._call = Retrying(
+            self.server_url,
+            self.config.cgi_baseurl,
+            retries=self.settings.http_retries,
+            backoff=self.settings.retry_backoff,
+            sleep=sleep,
+        )
 
     @classmethod
     def for_settings(cls, settings: JsocSettings | None = None) -> JsocClient:
@@ -345,8 +350,12 @@ class JsocClient:
         fmt = filenamefmt or (info.filename_format() if query.method != "url_quick" else None)
         process = query.process()
         what = "jsoc_fetch (exp_request)"
-        reply = self._call(what, lambda: self._cgi.exp_request(
-            recordset, email_address, method=query.method, protocol=query.protocol, filenamefmt=fmt, process=process))
+        reply = self._call(
+            what,
+            lambda: self._cgi.exp_request(
+                recordset, email_address, method=query.method, protocol=query.protocol, filenamefmt=fmt, process=process
+            ),
+        )
         return _json_object(reply, what)
 
     def export_status(self, request_id: str) -> dict[str, Any]:

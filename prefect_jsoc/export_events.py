@@ -38,7 +38,7 @@ def announce(event: str, server_id: str, request_id: str, **payload: Any) -> Non
     """Emit ``event`` for the export ``request_id`` (never raises)."""
     if event == SUBMITTED:
         with _submitted_lock:
-            _submitted_here[(server_id, request_id)] = dt.datetime.now(dt.timezone.utc)
+            _submitted_here[(server_id, request_id)] = dt.datetime.now(dt.UTC)
             while len(_submitted_here) > _MEMORY:
                 _submitted_here.pop(next(iter(_submitted_here)))
     try:
@@ -61,7 +61,7 @@ def earlier_submission(server_id: str, request_id: str) -> dt.datetime | None:
     """When an earlier run submitted ``request_id`` (this process, or the Prefect server's events), or None."""
     with _submitted_lock:
         here = _submitted_here.get((server_id, request_id))
-    if here is not None and dt.datetime.now(dt.timezone.utc) - here < DEDUP_WINDOW:
+    if here is not None and dt.datetime.now(dt.UTC) - here < DEDUP_WINDOW:
         return here
     try:
         from prefect import get_client
@@ -72,7 +72,7 @@ def earlier_submission(server_id: str, request_id: str) -> dt.datetime | None:
             EventResourceFilter,
         )
 
-        since = dt.datetime.now(dt.timezone.utc) - DEDUP_WINDOW
+        since = dt.datetime.now(dt.UTC) - DEDUP_WINDOW
         with get_client(sync_client=True) as client:
             page = client.read_events(
                 filter=EventFilter(

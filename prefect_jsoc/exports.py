@@ -52,7 +52,7 @@ SECOND_POLL = 2.0
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _int(value: Any, default: int | None = None) -> int | None:
@@ -86,8 +86,9 @@ def _segment_from_filename(name: str) -> str | None:
     return None
 
 
-def build_files(reply: dict[str, Any], server_url: str, primekeys: Sequence[str] = (),
-                series: str = "") -> list[ManifestFile]:
+def build_files(
+    reply: dict[str, Any], server_url: str, primekeys: Sequence[str] = (), series: str = ""
+) -> list[ManifestFile]:
     """Turn a completed export reply (``exp_status`` status 0, or a quick ``exp_request``) into files.
 
     * fits/url exports: ``<server><dir>/<filename>``, named as the server named them;
@@ -146,8 +147,15 @@ def build_files(reply: dict[str, Any], server_url: str, primekeys: Sequence[str]
         segment = segment or _segment_from_filename(filename.rsplit("/", 1)[-1])
         if segment:
             keywords["segment"] = segment
-        files.append(ManifestFile(url=url, filename=name, record=str(record) if record else None,
-                                  size=_int(row.get("size")), keywords=keywords))
+        files.append(
+            ManifestFile(
+                url=url,
+                filename=name,
+                record=str(record) if record else None,
+                size=_int(row.get("size")),
+                keywords=keywords,
+            )
+        )
     return files
 
 
@@ -175,7 +183,9 @@ def split_manifest(manifest: ExportManifest, unit: ExportUnit) -> list[ExportMan
             if not owners:
                 get_logger().warning(
                     "Export %s returned %s, which none of its blocks asked for; keeping it with %s.",
-                    manifest.request_id, file.record or file.filename, blocks[0].label,
+                    manifest.request_id,
+                    file.record or file.filename,
+                    blocks[0].label,
                 )
                 owners = [0]
             for i in owners:
@@ -191,8 +201,14 @@ def split_manifest(manifest: ExportManifest, unit: ExportUnit) -> list[ExportMan
 # ---------------------------------------------------------------------------------------------
 
 
-def _handle(reply: dict[str, Any], unit: ExportUnit, server_url: str, primekeys: tuple[str, ...],
-            reattached: bool, slot_limit: str) -> ExportHandle:
+def _handle(
+    reply: dict[str, Any],
+    unit: ExportUnit,
+    server_url: str,
+    primekeys: tuple[str, ...],
+    reattached: bool,
+    slot_limit: str,
+) -> ExportHandle:
     status = _int(reply.get("status"), -1)
     request_id = str(reply.get("requestid") or reply.get("reqid") or "").strip() or None
     return ExportHandle(
@@ -281,8 +297,10 @@ def stage_export(
             return reply
         if status == 7:
             if not refused:
-                logger.info("JSOC asked to wait (status 7): another export of this e-mail is pending, "
-                            "submitted outside this Prefect server. Asking again with backoff.")
+                logger.info(
+                    "JSOC asked to wait (status 7): another export of this e-mail is pending, "
+                    "submitted outside this Prefect server. Asking again with backoff."
+                )
             refused.append(str(reply.get("error") or ""))
             return None
         raise export_error_for_status(reply, label=unit.label)
@@ -292,48 +310,70 @@ def stage_export(
         return ExportLimitReachedError(
             f"JSOC kept refusing the export of {unit.label} with status 7 for {waited:.0f} s: {said} "
             "Wait for the other exports of this e-mail, or raise export_timeout.",
-            status=7, server_message=said or None,
+            status=7,
+            server_message=said or None,
         )
 
     lease = acquire_export_slot(settings, limit, label=unit.label)
     try:
-        reply = poll_until(submit_once, first_delay=0, then=SECOND_POLL, maximum=settings.poll_interval,
-                           timeout=settings.export_timeout, on_timeout=waited_too_long, sleep=sleep)
+        reply = poll_until(
+            submit_once,
+            first_delay=0,
+            then=SECOND_POLL,
+            maximum=settings.poll_interval,
+            timeout=settings.export_timeout,
+            on_timeout=waited_too_long,
+            sleep=sleep,
+        )
         status = _int(reply.get("status"), -1)
         request_id = str(reply.get("requestid") or reply.get("reqid") or "").strip() or None
         if status in (1, 2) and not request_id:
-            raise JsocProtocolError(
-                f"JSOC accepted the export of {unit.label} (status {status}) without a request id."
-            )
+            raise JsocProtocolError(f"JSOC accepted the export of {unit.label} (status {status}) without a request id.")
     except BaseException:
         release_export_slot(lease)
         raise
     earlier = earlier_submission(settings.server_id, request_id) if request_id else None
-    handle = _handle(reply, unit, client.server_url, tuple(info.primekeys), reattached=earlier is not None,
-                     slot_limit=limit)
+    handle = _handle(
+        reply, unit, client.server_url, tuple(info.primekeys), reattached=earlier is not None, slot_limit=limit
+    )
     if handle.is_complete:
         release_export_slot(lease)
     else:
         handle = handle.model_copy(update={"lease_id": lease})
-        watch_export_slot(lease, lambda: _no_longer_pending(client, str(request_id)),
-                          first_check=max(FIRST_POLL, handle.wait or 0.0) + SECOND_POLL,
-                          every=settings.poll_interval)
+        watch_export_slot(
+            lease,
+            lambda: _no_longer_pending(client, str(request_id)),
+            first_check=max(FIRST_POLL, handle.wait or 0.0) + SECOND_POLL,
+            every=settings.poll_interval,
+        )
     if handle.is_complete:
         logger.info("Quick export of %s is ready at once: %d file(s).", unit.label, len(handle.files))
     elif earlier is not None:
         logger.info(
             "JSOC answered the export request of %s with %s, which an earlier run submitted at %s: "
             "re-attaching to it; no new export was made.",
-            unit.label, request_id, earlier.isoformat(timespec="seconds"),
+            unit.label,
+            request_id,
+            earlier.isoformat(timespec="seconds"),
         )
     else:
         logger.info(
-            "Submitted export %s for %s (%s/%s, %s records, ~%s MB).", request_id, unit.label, handle.method,
-            handle.protocol, handle.record_count if handle.record_count is not None else "?",
+            "Submitted export %s for %s (%s/%s, %s records, ~%s MB).",
+            request_id,
+            unit.label,
+            handle.method,
+            handle.protocol,
+            handle.record_count if handle.record_count is not None else "?",
             f"{handle.size_mb:g}" if handle.size_mb is not None else "?",
         )
-        announce(SUBMITTED, settings.server_id, str(request_id), label=unit.label, recordset=unit.recordset,
-                 blocks=len(unit.blocks))
+        announce(
+            SUBMITTED,
+            settings.server_id,
+            str(request_id),
+            label=unit.label,
+            recordset=unit.recordset,
+            blocks=len(unit.blocks),
+        )
     return handle
 
 
@@ -346,9 +386,18 @@ def _empty_handle(given: Any, settings: JsocSettings) -> ExportHandle:
     """The handle of an export with no records: complete at once, with no files and no request."""
     query = getattr(given, "query", given)
     label = str(getattr(query, "label", "") or "empty")
-    return ExportHandle(request_id=None, unit_key="empty-" + label, label=label,
-                        series=str(getattr(query, "series", "")), recordset="", method="url", protocol="fits",
-                        server_url=settings.server_url, status=0, record_count=0)
+    return ExportHandle(
+        request_id=None,
+        unit_key="empty-" + label,
+        label=label,
+        series=str(getattr(query, "series", "")),
+        recordset="",
+        method="url",
+        protocol="fits",
+        server_url=settings.server_url,
+        status=0,
+        record_count=0,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -429,29 +478,56 @@ def wait_for_export(
             f"Export {rid} for {handle.label} was not ready after {waited:.0f} s (last JSOC status "
             f"{seen[-1] if seen else '?'}). It stays pending on the server: run again later to re-attach to it, "
             "or raise export_timeout.",
-            status=seen[-1] if seen else None, request_id=rid,
+            status=seen[-1] if seen else None,
+            request_id=rid,
         )
 
     age = (_now() - handle.submitted_at).total_seconds()
     first = max(FIRST_POLL, handle.wait or 0.0) - max(age, 0.0)
     try:
-        reply = poll_until(check, first_delay=max(0.0, first), then=SECOND_POLL, maximum=settings.poll_interval,
-                           timeout=settings.export_timeout, on_timeout=timed_out, sleep=sleep)
+        reply = poll_until(
+            check,
+            first_delay=max(0.0, first),
+            then=SECOND_POLL,
+            maximum=settings.poll_interval,
+            timeout=settings.export_timeout,
+            on_timeout=timed_out,
+            sleep=sleep,
+        )
     finally:
         release_export_slot(lease)  # complete, failed or given up: the slot goes to the next export
     files = build_files(reply, server_url, handle.primekeys, handle.series)
-    manifest = _manifest(handle, rid, files, _float(reply.get("size")), server_url,
-                         str(reply.get("method") or "") or handle.method,
-                         str(reply.get("protocol") or "") or handle.protocol)
-    logger.info("Export %s for %s is ready: %d file(s), %s MB, %.0f s after submission.", rid, handle.label,
-                len(files), reply.get("size", "?"), manifest.staging_seconds)
+    manifest = _manifest(
+        handle,
+        rid,
+        files,
+        _float(reply.get("size")),
+        server_url,
+        str(reply.get("method") or "") or handle.method,
+        str(reply.get("protocol") or "") or handle.protocol,
+    )
+    logger.info(
+        "Export %s for %s is ready: %d file(s), %s MB, %.0f s after submission.",
+        rid,
+        handle.label,
+        len(files),
+        reply.get("size", "?"),
+        manifest.staging_seconds,
+    )
     announce(READY, settings.server_id, rid, files=len(files), size_mb=manifest.size_mb)
     report("export", 1.0, f"{rid} ready: {len(files)} file(s)")
     return manifest
 
 
-def _manifest(handle: ExportHandle, request_id: str | None, files: list[ManifestFile], size_mb: float | None,
-              server_url: str, method: str | None = None, protocol: str | None = None) -> ExportManifest:
+def _manifest(
+    handle: ExportHandle,
+    request_id: str | None,
+    files: list[ManifestFile],
+    size_mb: float | None,
+    server_url: str,
+    method: str | None = None,
+    protocol: str | None = None,
+) -> ExportManifest:
     return ExportManifest(
         request_id=request_id,
         query_key=handle.unit_key,

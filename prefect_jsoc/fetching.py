@@ -54,8 +54,9 @@ def _message(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _stage_and_await(unit: ExportUnit, settings: JsocSettings, timings: dict[str, float],
-                     progress: Any) -> ExportManifest:
+def _stage_and_await(
+    unit: ExportUnit, settings: JsocSettings, timings: dict[str, float], progress: Any
+) -> ExportManifest:
     """Stage (or re-attach to) the unit's export and wait for it; re-stage a cached one that died."""
     step, mark, request_id = "stage", time.monotonic(), None
     try:
@@ -73,7 +74,9 @@ def _stage_and_await(unit: ExportUnit, settings: JsocSettings, timings: dict[str
             said = getattr(exc, "server_message", None) or _message(exc).split(". ")[0]
             get_logger().warning(
                 "Export %s for %s came from an earlier run, but JSOC can no longer serve it (%s); staging it again.",
-                handle.request_id, unit.label, said,
+                handle.request_id,
+                unit.label,
+                said,
             )
             step = "stage"
             handle = _staged(unit, settings, refresh=True).result()
@@ -98,14 +101,17 @@ def _staged(unit: ExportUnit, settings: JsocSettings, refresh: bool = False) -> 
         return task(unit, settings=settings, return_state=True)
 
 
-def _failed(block: Any, step: str, exc: BaseException, timings: dict[str, float],
-            request_id: str | None = None) -> BlockResult:
-    return BlockResult.for_block(block, request_id=request_id, timings=dict(timings), failed_step=step,
-                                 error=_message(exc))
+def _failed(
+    block: Any, step: str, exc: BaseException, timings: dict[str, float], request_id: str | None = None
+) -> BlockResult:
+    return BlockResult.for_block(
+        block, request_id=request_id, timings=dict(timings), failed_step=step, error=_message(exc)
+    )
 
 
-def run_unit(unit: ExportUnit, path: str, settings: JsocSettings, overwrite: bool = False,
-             progress_key: str | None = None) -> list[BlockResult]:
+def run_unit(
+    unit: ExportUnit, path: str, settings: JsocSettings, overwrite: bool = False, progress_key: str | None = None
+) -> list[BlockResult]:
     """Export one unit and download its blocks' files; return one result per block (never raises).
 
     Args:
@@ -127,7 +133,9 @@ def run_unit(unit: ExportUnit, path: str, settings: JsocSettings, overwrite: boo
         if len(unit.blocks) > 1 and isinstance(exc, (ExportBadRequestError, ExportTooLargeError)):
             get_logger().warning(
                 "JSOC refused the packed export of %d blocks of %s (%s); exporting each block on its own.",
-                len(unit.blocks), unit.series, _message(exc).split(". ")[0],
+                len(unit.blocks),
+                unit.series,
+                _message(exc).split(". ")[0],
             )
             singles = [ExportUnit(blocks=(b,), recordset=b.recordset()) for b in unit.blocks]
             return [r for single in singles for r in run_unit(single, path, settings, overwrite, progress_key)]
@@ -142,9 +150,16 @@ def run_unit(unit: ExportUnit, path: str, settings: JsocSettings, overwrite: boo
     return _download_blocks(unit, shares, manifest.request_id, path, settings, overwrite, timings, progress)
 
 
-def _download_blocks(unit: ExportUnit, shares: list[tuple[Any, Any]], request_id: str, path: str,
-                     settings: JsocSettings, overwrite: bool, timings: dict[str, float],
-                     progress: Any) -> list[BlockResult]:
+def _download_blocks(
+    unit: ExportUnit,
+    shares: list[tuple[Any, Any]],
+    request_id: str,
+    path: str,
+    settings: JsocSettings,
+    overwrite: bool,
+    timings: dict[str, float],
+    progress: Any,
+) -> list[BlockResult]:
     results = []
     for block, share in shares:
         mark = time.monotonic()
@@ -156,16 +171,18 @@ def _download_blocks(unit: ExportUnit, shares: list[tuple[Any, Any]], request_id
             continue
         finally:
             progress.advance(unit.label, STEP_WEIGHTS["download"])
-        results.append(BlockResult.for_block(
-            block,
-            request_id=request_id,
-            shared_export=len(unit.blocks) > 1,
-            files=list(got.paths),
-            bytes=got.bytes_total,
-            downloaded=got.downloaded,
-            skipped=got.skipped,
-            timings={**timings, "download": time.monotonic() - mark},
-        ))
+        results.append(
+            BlockResult.for_block(
+                block,
+                request_id=request_id,
+                shared_export=len(unit.blocks) > 1,
+                files=list(got.paths),
+                bytes=got.bytes_total,
+                downloaded=got.downloaded,
+                skipped=got.skipped,
+                timings={**timings, "download": time.monotonic() - mark},
+            )
+        )
     return results
 
 
@@ -177,8 +194,9 @@ def _unit_run_name(parameters: dict[str, Any]) -> str:
 
 
 @task(name="export", task_run_name=_unit_run_name, cache_policy=NO_CACHE)
-def fetch_export(unit: ExportUnit, path: str, settings: JsocSettings, overwrite: bool = False,
-                 progress_key: str | None = None) -> list[BlockResult]:
+def fetch_export(
+    unit: ExportUnit, path: str, settings: JsocSettings, overwrite: bool = False, progress_key: str | None = None
+) -> list[BlockResult]:
     """Export one unit of blocks and download each block's files (see :func:`run_unit`).
 
     Args:

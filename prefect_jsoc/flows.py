@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Any, Union
+from typing import Any
 
 from prefect import flow, get_run_logger, unmapped
 from prefect.futures import PrefectFuture, as_completed, wait
@@ -48,8 +48,8 @@ DEFAULT_MAX_WORKERS = 32
 class Interval(BaseModel):
     """A time interval (UTC unless the strings say otherwise)."""
 
-    start: Union[datetime, str] = Field(description="Start of the interval, e.g. 2014-01-01T00:00:00.")
-    end: Union[datetime, str] = Field(description="End of the interval, e.g. 2014-01-01T01:00:00.")
+    start: datetime | str = Field(description="Start of the interval, e.g. 2014-01-01T00:00:00.")
+    end: datetime | str = Field(description="End of the interval, e.g. 2014-01-01T01:00:00.")
 
 
 class QueryGrid(BaseModel):
@@ -72,7 +72,7 @@ class QueryGrid(BaseModel):
         )
 
 
-Queries = Union[JsocQuery, list[JsocQuery], QueryGrid]
+Queries = JsocQuery | list[JsocQuery] | QueryGrid
 
 
 def as_blocks(queries: Queries | Any) -> list[JsocQuery]:
@@ -247,7 +247,11 @@ def jsoc_fetch(
     logger.info(
         "Fetching %d block(s) from %s into %s (at most %d pending export(s) per e-mail, %d download "
         "connection(s), over every host).",
-        len(blocks), settings.server_url, path, settings.max_pending_exports, settings.max_connections,
+        len(blocks),
+        settings.server_url,
+        path,
+        settings.max_pending_exports,
+        settings.max_connections,
     )
     progress = FlowProgress(
         total=len(blocks) * sum(STEP_WEIGHTS.values()),
@@ -261,10 +265,17 @@ def jsoc_fetch(
         searches = search.map(validated, keys=unmapped(keys), settings=unmapped(settings))
         units = plan_exports(validated, pack=pack)
         with_records = sum(len(u.blocks) for u in units)
-        logger.info("%d block(s) with records go into %d export(s)%s.", with_records, len(units),
-                    f"; {len(blocks) - with_records} block(s) have no records" if with_records < len(blocks) else "")
+        logger.info(
+            "%d block(s) with records go into %d export(s)%s.",
+            with_records,
+            len(units),
+            f"; {len(blocks) - with_records} block(s) have no records" if with_records < len(blocks) else "",
+        )
         futures = fetch_export.map(
-            units, path=unmapped(path), settings=unmapped(settings), overwrite=unmapped(overwrite),
+            units,
+            path=unmapped(path),
+            settings=unmapped(settings),
+            overwrite=unmapped(overwrite),
             progress_key=unmapped(progress_key),
         )
         unit_of = {id(future): unit for future, unit in zip(futures, units)}
@@ -273,8 +284,9 @@ def jsoc_fetch(
             unit = unit_of[id(future)]
             for block_result in _unit_results(future, unit):
                 by_block[block_result.query_key] = block_result
-            progress.at_least(unit.label, _unit_weight(unit),
-                              f"{len(by_block)} of {with_records} block(s) done; last: {unit.label}")
+            progress.at_least(
+                unit.label, _unit_weight(unit), f"{len(by_block)} of {with_records} block(s) done; last: {unit.label}"
+            )
         found = _search_results(searches, validated)
         progress.advance("flow", len(blocks) * STEP_WEIGHTS["search"])
 
@@ -301,7 +313,11 @@ def jsoc_fetch(
         logger.warning("%s", warning)
     logger.info(
         "Fetched %d of %d block(s): %d files, %.1f MB, %d JSOC export(s), in %.1f s.",
-        complete, len(result.blocks), len(result.files), result.total_bytes / 1e6, len(result.request_ids),
+        complete,
+        len(result.blocks),
+        len(result.files),
+        result.total_bytes / 1e6,
+        len(result.request_ids),
         result.elapsed_seconds,
     )
     if result.failed and fail_on_error:
@@ -318,8 +334,9 @@ def _unit_results(future: PrefectFuture, unit: Any) -> list[BlockResult]:
     try:
         return list(future.result())
     except Exception as exc:  # noqa: BLE001 - reported per block
-        return [BlockResult.for_block(b, failed_step="export", error=str(exc) or type(exc).__name__)
-                for b in unit.blocks]
+        return [
+            BlockResult.for_block(b, failed_step="export", error=str(exc) or type(exc).__name__) for b in unit.blocks
+        ]
 
 
 def _empty_block(block: ValidatedQuery) -> BlockResult:

@@ -306,8 +306,15 @@ def acquire_slots(
             "its slot when its lease expires (about a minute, on a Prefect server whose services run)."
         )
 
-    lease_id = poll_until(take, first_delay=0, then=_POLL_FIRST, maximum=_POLL_MAX, timeout=timeout,
-                          on_timeout=timed_out, sleep=sleep or _sleep_until_freed)
+    lease_id = poll_until(
+        take,
+        first_delay=0,
+        then=_POLL_FIRST,
+        maximum=_POLL_MAX,
+        timeout=timeout,
+        on_timeout=timed_out,
+        sleep=sleep or _sleep_until_freed,
+    )
     if announced:
         get_logger().info("Got the slot after %.1f s.", time.monotonic() - started)
     with _renewals_lock:
@@ -344,8 +351,9 @@ def export_limit(settings: JsocSettings, email_address: str) -> str:
     return export_limit_name(settings, email_address)
 
 
-def acquire_export_slot(settings: JsocSettings, limit: str, *, label: str = "",
-                        sleep: Callable[[float], None] | None = None) -> str:
+def acquire_export_slot(
+    settings: JsocSettings, limit: str, *, label: str = "", sleep: Callable[[float], None] | None = None
+) -> str:
     """Take one pending-export slot; ``stage`` calls it just before submitting.
 
     Args:
@@ -359,7 +367,10 @@ def acquire_export_slot(settings: JsocSettings, limit: str, *, label: str = "",
     """
     size = settings.max_pending_exports
     return acquire_slots(
-        limit, size, timeout=settings.export_timeout, max_hold=settings.export_timeout + SLOT_LEASE_SECONDS,
+        limit,
+        size,
+        timeout=settings.export_timeout,
+        max_hold=settings.export_timeout + SLOT_LEASE_SECONDS,
         waiting_message=(
             f"Waiting for a free export slot{f' for {label}' if label else ''}: JSOC allows {size} pending "
             f"export{'s' if size != 1 else ''} per e-mail, and other exports hold {'it' if size == 1 else 'them'}."
@@ -436,8 +447,12 @@ def download_slots(settings: JsocSettings, wanted: int = 1) -> Iterator[int]:
     size = settings.max_connections
     occupy = max(1, min(int(wanted), size))
     lease = acquire_slots(
-        name, size, occupy, timeout=settings.export_timeout,
-        max_hold=24 * 3600.0, waiting_message=f"Waiting for a free download connection (at most {size} per server).",
+        name,
+        size,
+        occupy,
+        timeout=settings.export_timeout,
+        max_hold=24 * 3600.0,
+        waiting_message=f"Waiting for a free download connection (at most {size} per server).",
     )
     token = _held_downloads.set({**held, name: occupy})
     try:

@@ -26,7 +26,7 @@ __all__ = [
 
 
 def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class SearchResult(BaseModel):
@@ -119,9 +119,15 @@ class ExportUnit(BaseModel):
     def cache_key(self) -> str:
         """A stable digest of what is exported: record set, method, protocol and processing."""
         blob = json.dumps(
-            {"v": 1, "ds": self.recordset, "method": self.query.method, "protocol": self.query.protocol,
-             "process": self.query.process()},
-            sort_keys=True, default=str,
+            {
+                "v": 1,
+                "ds": self.recordset,
+                "method": self.query.method,
+                "protocol": self.query.protocol,
+                "process": self.query.process(),
+            },
+            sort_keys=True,
+            default=str,
         )
         return hashlib.sha256(blob.encode()).hexdigest()[:32]
 

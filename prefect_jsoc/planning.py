@@ -123,8 +123,15 @@ def plan_exports(blocks: Sequence[ValidatedQuery], *, pack: bool = True) -> list
         home = None
         if pack and block.query.method != "url-tar":
             signature = (block.pack_signature(), block.query.notify_address())  # one e-mail per export
-            home = next((g for g in groups if (g.blocks[0].pack_signature(), g.blocks[0].query.notify_address())
-                         == signature and g.accepts(block)), None)
+            home = next(
+                (
+                    g
+                    for g in groups
+                    if (g.blocks[0].pack_signature(), g.blocks[0].query.notify_address()) == signature
+                    and g.accepts(block)
+                ),
+                None,
+            )
         if home is None:
             groups.append(_Group(block))
         else:

@@ -148,7 +148,8 @@ class FetchResult(BaseModel):
                 "downloaded": b.downloaded,
                 "skipped": b.skipped,
                 **{f"{step} s": round(b.timings[step], 2) for step in STAGES if step in b.timings},
-                "status": ("ok" if not b.warning else f"ok: {b.warning}") if b.ok
+                "status": ("ok" if not b.warning else f"ok: {b.warning}")
+                if b.ok
                 else f"FAILED in {b.failed_step}: {b.error}",
             }
             for b in self.blocks

@@ -115,8 +115,9 @@ class Retrying:
         sleep: The sleep between attempts (tests may pass a fake one).
     """
 
-    def __init__(self, server_url: str, where: str, *, retries: int, backoff: float,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self, server_url: str, where: str, *, retries: int, backoff: float, sleep: Callable[[float], None] = time.sleep
+    ):
         self.server_url, self.where = server_url, where
         self.attempts = 1 + max(0, retries)
         self.backoff = backoff

@@ -73,8 +73,11 @@ class SeriesInfo(BaseModel):
             primekeys=tuple(str(p) for p in primekeys if p),
             keywords={str(k["name"]): str(k.get("type") or "") for k in keywords},
             segments={str(s["name"]): str(s.get("protocol") or "") for s in segments},
-            segment_bytes={str(s["name"]): size for s in segments
-                           if (size := _segment_bytes(s.get("dims"), s.get("type"))) is not None},
+            segment_bytes={
+                str(s["name"]): size
+                for s in segments
+                if (size := _segment_bytes(s.get("dims"), s.get("type"))) is not None
+            },
             slot_steps={str(p["name"]): step for p in slots if p.get("slotted") and (step := _seconds(p.get("step")))},
             note=str(struct.get("note") or ""),
         )

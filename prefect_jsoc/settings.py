@@ -276,9 +276,7 @@ def _short_error(exc: BaseException) -> str:
     errors = getattr(exc, "errors", None)
     if callable(errors):
         try:
-            return "; ".join(
-                f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in errors()
-            ) + "."
+            return "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in errors()) + "."
         except Exception:  # pragma: no cover - defensive
             pass
     return str(exc)

@@ -88,9 +88,9 @@ _retries: dict[str, Any] = dict(
     retry_condition_fn=retry_transient_only,
 )
 
-validate = task(
-    name="validate", task_run_name=run_name("validate", "query"), cache_policy=NO_CACHE, **_retries
-)(validate_query)
+validate = task(name="validate", task_run_name=run_name("validate", "query"), cache_policy=NO_CACHE, **_retries)(
+    validate_query
+)
 
 search = task(
     name="search",
@@ -112,6 +112,6 @@ await_export = task(
     name="await_export", task_run_name=run_name("await_export", "handle"), cache_policy=NO_CACHE, **_retries
 )(wait_for_export)
 
-download = task(
-    name="download", task_run_name=run_name("download", "manifest"), cache_policy=NO_CACHE, **_retries
-)(download_manifest)
+download = task(name="download", task_run_name=run_name("download", "manifest"), cache_policy=NO_CACHE, **_retries)(
+    download_manifest
+)

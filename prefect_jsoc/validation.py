@@ -267,9 +267,7 @@ def resolve_keys(keys: Sequence[str] | str | None, info: SeriesInfo) -> list[str
     out = []
     for key in keys:
         if not isinstance(key, str):
-            raise UnknownKeywordError(
-                f"Keywords can only be passed as a list or comma-separated strings; got {key!r}."
-            )
+            raise UnknownKeywordError(f"Keywords can only be passed as a list or comma-separated strings; got {key!r}.")
         if key.lower() in ("all", "**all**"):
             return ["**ALL**"]
         if key.startswith("*") and key.endswith("*"):
@@ -328,5 +326,4 @@ def search_records(
     table = client.query(recordset, key_list, segments)
     count = int(table.meta.get("count", len(table)))
     # The result is cached (pickled) by Prefect: keep the e-mail out of it.
-    return SearchResult(query=query.model_copy(update={"notify": None}), count=count, table=table,
-                        keywords=key_list)
+    return SearchResult(query=query.model_copy(update={"notify": None}), count=count, table=table, keywords=key_list)

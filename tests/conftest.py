@@ -84,6 +84,20 @@ def emu(jsoc_emulator: JsocEmulator, emu_config: dict[str, Any]) -> JsocEmulator
 
 
 @pytest.fixture()
+def fresh_emu(tmp_path_factory: pytest.TempPathFactory, emu_config: dict[str, Any]) -> Iterator[JsocEmulator]:
+    """An emulator of this test alone, on its own port, configured with ``emu_config``.
+
+    For tests that SIGKILL a process: the Prefect limits are named after the server's URL, and the
+    slots a killed process leaves leased come back only when their lease expires (about a minute),
+    so on the session emulator they would hold up the tests that follow.
+    """
+    from prefect_jsoc.emulator import JsocEmulator
+
+    with JsocEmulator(data_dir=tmp_path_factory.mktemp("own-emulator"), **emu_config) as emulator:
+        yield emulator
+
+
+@pytest.fixture()
 def emulator(emu: JsocEmulator, monkeypatch: pytest.MonkeyPatch) -> JsocEmulator:
     """``emu``, also named by the environment (``PREFECT_JSOC_SERVER_URL``, ``PREFECT_JSOC_EMAIL``),
     for the CLI and for flows called without settings."""

@@ -45,8 +45,9 @@ def hmi_query(**overrides: object) -> JsocQuery:
     return JsocQuery(**fields)
 
 
-def wait_until(condition: Callable[[], T], timeout: float = 10.0, what: str = "the condition",
-               interval: float = 0.05) -> T:
+def wait_until(
+    condition: Callable[[], T], timeout: float = 10.0, what: str = "the condition", interval: float = 0.05
+) -> T:
     """Poll ``condition`` until it returns something truthy and return that; fail after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while True:

@@ -98,7 +98,13 @@ def find_examples(path: Path) -> list[Example]:
                 )
             previous = lines[number - 2] if number > 1 else ""
             marker = SKIP_MARKER.match(previous.strip())
-            in_fence = (opened["fence"], language, len(opened["indent"]), number + 1, marker["reason"] if marker else None)
+            in_fence = (
+                opened["fence"],
+                language,
+                len(opened["indent"]),
+                number + 1,
+                marker["reason"] if marker else None,
+            )
             continue
         if _LOOSE_MARKER.search(text):
             following = lines[number] if number < len(lines) else ""

@@ -25,7 +25,11 @@ def test_bench_quick_writes_wellformed_json(tmp_path: Path) -> None:
     env.pop("PREFECT_API_URL", None)  # the bench starts its own test server
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--only", "D,F", "--out", str(out)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=170,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=170,
     )
     assert out.exists(), f"no JSON written; exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
     doc = json.loads(out.read_text())

@@ -33,9 +33,21 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
         pytest.skip("redis-server is not installed (.ci/run installs it with apt)")
     port = _free_port()
     server = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 30
@@ -82,7 +94,8 @@ def test_stage_takes_its_lock_in_redis_when_configured(redis_url: str, jsoc_emul
     from prefect.settings import PREFECT_API_URL
 
     script = tmp_path / "stage_twice.py"
-    script.write_text(textwrap.dedent('''
+    script.write_text(
+        textwrap.dedent("""
         import json, sys, threading
         from prefect_jsoc import JsocQuery, JsocSettings, stage
         settings = JsocSettings(server_url=sys.argv[1], email="locks@example.com")
@@ -91,12 +104,20 @@ def test_stage_takes_its_lock_in_redis_when_configured(redis_url: str, jsoc_emul
         threads = [threading.Thread(target=lambda: handles.append(stage(q, settings=settings))) for _ in range(2)]
         [t.start() for t in threads]; [t.join() for t in threads]
         print(json.dumps(sorted(h.request_id for h in handles)))
-    '''))
+    """)
+    )
     before = int(redis.Redis.from_url(redis_url).info("commandstats").get("cmdstat_set", {}).get("calls", 0))
     done = subprocess.run(
-        [sys.executable, str(script), jsoc_emulator.url], capture_output=True, text=True, timeout=240,
-        env={**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()),
-             "PREFECT_JSOC_LOCK_MANAGER": redis_url, "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(tmp_path / "r")},
+        [sys.executable, str(script), jsoc_emulator.url],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={
+            **os.environ,
+            "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+            "PREFECT_JSOC_LOCK_MANAGER": redis_url,
+            "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(tmp_path / "r"),
+        },
     )
     assert done.returncode == 0, done.stderr[-3000:]
     ids = json.loads(done.stdout.strip().splitlines()[-1])

@@ -20,32 +20,48 @@ runner = CliRunner()
 
 
 def test_keyword_filters_are_parsed_by_the_library() -> None:
-    queries = build_queries(QueryOptions(series=["hmi.m_45s"], start="2014-01-01T00:00", end="2014-01-01T00:01",
-                                         keyword=["QUALITY=0", "EXPTIME >= 2.5", "QUALITY!=1"]))
+    queries = build_queries(
+        QueryOptions(
+            series=["hmi.m_45s"],
+            start="2014-01-01T00:00",
+            end="2014-01-01T00:01",
+            keyword=["QUALITY=0", "EXPTIME >= 2.5", "QUALITY!=1"],
+        )
+    )
     assert set(queries[0].filters) == {
-        KeywordFilter.parse("QUALITY=0"), KeywordFilter.parse("EXPTIME>=2.5"), KeywordFilter.parse("QUALITY!=1"),
+        KeywordFilter.parse("QUALITY=0"),
+        KeywordFilter.parse("EXPTIME>=2.5"),
+        KeywordFilter.parse("QUALITY!=1"),
     }
 
 
 def test_a_bare_segment_applies_to_every_series_and_a_prefixed_one_to_its_series() -> None:
-    common, per_series = parse_segments(["image", "hmi.V_45s:Dopplergram", "hmi.m_45s:magnetogram,bitmap"],
-                                        ["hmi.m_45s", "hmi.v_45s"])
+    common, per_series = parse_segments(
+        ["image", "hmi.V_45s:Dopplergram", "hmi.m_45s:magnetogram,bitmap"], ["hmi.m_45s", "hmi.v_45s"]
+    )
     assert common == ["image"]
     assert per_series == {"hmi.v_45s": ["Dopplergram"], "hmi.m_45s": ["magnetogram", "bitmap"]}
 
-    queries = build_queries(QueryOptions(
-        series=["hmi.m_45s", "hmi.v_45s"], interval=["2014-01-01T00:00/2014-01-01T00:01", "2014-01-02T00:00/2014-01-02T00:01"],
-        segment=["hmi.m_45s:magnetogram", "hmi.v_45s:Dopplergram"],
-    ))
+    queries = build_queries(
+        QueryOptions(
+            series=["hmi.m_45s", "hmi.v_45s"],
+            interval=["2014-01-01T00:00/2014-01-01T00:01", "2014-01-02T00:00/2014-01-02T00:01"],
+            segment=["hmi.m_45s:magnetogram", "hmi.v_45s:Dopplergram"],
+        )
+    )
     assert [(q.series, q.segments) for q in queries] == [
-        ("hmi.m_45s", ("magnetogram",)), ("hmi.m_45s", ("magnetogram",)),
-        ("hmi.v_45s", ("Dopplergram",)), ("hmi.v_45s", ("Dopplergram",)),
+        ("hmi.m_45s", ("magnetogram",)),
+        ("hmi.m_45s", ("magnetogram",)),
+        ("hmi.v_45s", ("Dopplergram",)),
+        ("hmi.v_45s", ("Dopplergram",)),
     ]
 
 
 def test_a_segment_for_a_series_not_in_the_command_is_a_usage_error(emulator) -> None:
-    done = runner.invoke(app, ["fetch", "hmi.m_45s", "--interval", "2014-01-01T00:00/2014-01-01T00:01",
-                               "--segment", "hmi.v_45s:Dopplergram"])
+    done = runner.invoke(
+        app,
+        ["fetch", "hmi.m_45s", "--interval", "2014-01-01T00:00/2014-01-01T00:01", "--segment", "hmi.v_45s:Dopplergram"],
+    )
     assert done.exit_code == 2
     lines = [line for line in done.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and "hmi.v_45s" in lines[0]
@@ -60,8 +76,18 @@ def test_help_lists_every_option_without_python_type_names(command) -> None:
     if command in ("series", "search", "fetch", "demo"):
         assert "--verbose" in done.output
     if command in ("search", "fetch"):
-        for option in ("--start", "--end", "--interval", "--sample", "--wavelength", "--segment", "--keyword",
-                       "--primekey", "--server-url", "--debug"):
+        for option in (
+            "--start",
+            "--end",
+            "--interval",
+            "--sample",
+            "--wavelength",
+            "--segment",
+            "--keyword",
+            "--primekey",
+            "--server-url",
+            "--debug",
+        ):
             assert option in done.output
 
 
@@ -69,11 +95,24 @@ def test_help_lists_every_option_without_python_type_names(command) -> None:
 
 
 def _result() -> FetchResult:
-    ok = BlockResult(label="hmi.m_45s 2014-01-01 00:00–00:05", series="hmi.m_45s", query_key="a",
-                     request_id="JSOC_20140101_123456_X_IN", files=[f"/d/f{i}.fits" for i in range(7)],
-                     bytes=123_456_789, downloaded=5, timings={"stage": 1.25, "await_export": 30.0, "download": 412.5})
-    failed = BlockResult(label="aia.lev1_euv_12s 2014-01-02 00:00–00:05 171Å", series="aia.lev1_euv_12s", query_key="b",
-                         request_id="JSOC_20140101_123457_X_IN", failed_step="await_export", error="export failed")
+    ok = BlockResult(
+        label="hmi.m_45s 2014-01-01 00:00–00:05",
+        series="hmi.m_45s",
+        query_key="a",
+        request_id="JSOC_20140101_123456_X_IN",
+        files=[f"/d/f{i}.fits" for i in range(7)],
+        bytes=123_456_789,
+        downloaded=5,
+        timings={"stage": 1.25, "await_export": 30.0, "download": 412.5},
+    )
+    failed = BlockResult(
+        label="aia.lev1_euv_12s 2014-01-02 00:00–00:05 171Å",
+        series="aia.lev1_euv_12s",
+        query_key="b",
+        request_id="JSOC_20140101_123457_X_IN",
+        failed_step="await_export",
+        error="export failed",
+    )
     return FetchResult(server_url="http://127.0.0.1:8431/", path="/d", blocks=[ok, failed])
 
 
@@ -91,8 +130,19 @@ def test_every_value_of_the_results_table_reads_intact(width: int) -> None:
     assert max(len(line) for line in lines) <= width
     for header in ("block", "files", "MB", "new", "export", "download", "status"):
         assert header in text
-    for value in ("JSOC_20140101_123456_X_IN", "JSOC_20140101_123457_X_IN", "123.5", "31.2", "412.5", "ok",
-                  "await_export", "hmi.m_45s", "aia.lev1_euv_12s", "00:00–00:05", "171Å"):
+    for value in (
+        "JSOC_20140101_123456_X_IN",
+        "JSOC_20140101_123457_X_IN",
+        "123.5",
+        "31.2",
+        "412.5",
+        "ok",
+        "await_export",
+        "hmi.m_45s",
+        "aia.lev1_euv_12s",
+        "00:00–00:05",
+        "171Å",
+    ):
         assert value in text, value
     row = next(line for line in lines if "123.5" in line)  # the numbers of a block share one row
     assert re.search(r"\b7\s+123\.5\s+5\s+31\.2\s+412\.5\s+ok\b", row), row
@@ -121,8 +171,9 @@ def test_series_lists_what_the_server_has(emulator) -> None:
 
 
 def test_keyword_without_comparison_is_a_usage_error(emulator) -> None:
-    done = runner.invoke(app, ["search", "hmi.m_45s", "--start", "2014-01-01T00:00", "--end", "2014-01-01T00:01",
-                               "--keyword", "QUALITY"])
+    done = runner.invoke(
+        app, ["search", "hmi.m_45s", "--start", "2014-01-01T00:00", "--end", "2014-01-01T00:01", "--keyword", "QUALITY"]
+    )
     assert done.exit_code == 2
     assert "QUALITY" in done.output and "comparison" in done.output
 
@@ -137,8 +188,19 @@ def test_search_prints_records_per_block(emulator) -> None:
 
 @pytest.mark.usefixtures("prefect_harness")
 def test_fetch_downloads_and_lists_the_files(emulator, tmp_path) -> None:
-    done = runner.invoke(app, ["fetch", "hmi.m_45s", "--interval", "2014-01-01T00:00/2014-01-01T00:01",
-                               "--interval", "2014-01-01T03:00/2014-01-01T03:01", "--path", str(tmp_path)])
+    done = runner.invoke(
+        app,
+        [
+            "fetch",
+            "hmi.m_45s",
+            "--interval",
+            "2014-01-01T00:00/2014-01-01T00:01",
+            "--interval",
+            "2014-01-01T03:00/2014-01-01T03:01",
+            "--path",
+            str(tmp_path),
+        ],
+    )
     assert done.exit_code == 0, done.output
     files = sorted(tmp_path.glob("*.fits"))
     assert len(files) >= 4
@@ -149,11 +211,24 @@ def test_fetch_downloads_and_lists_the_files(emulator, tmp_path) -> None:
 @pytest.mark.usefixtures("prefect_harness")
 def test_the_readme_fetch_example_gives_each_series_its_own_segment(emulator, tmp_path) -> None:
     """README "Command line": two series whose segments differ, over two intervals."""
-    done = runner.invoke(app, [
-        "fetch", "hmi.m_45s", "hmi.v_45s", "--interval", "2014-01-01T00:00/2014-01-01T00:05",
-        "--interval", "2014-01-02T00:00/2014-01-02T00:05",
-        "--segment", "hmi.m_45s:magnetogram", "--segment", "hmi.v_45s:Dopplergram", "--path", str(tmp_path),
-    ])
+    done = runner.invoke(
+        app,
+        [
+            "fetch",
+            "hmi.m_45s",
+            "hmi.v_45s",
+            "--interval",
+            "2014-01-01T00:00/2014-01-01T00:05",
+            "--interval",
+            "2014-01-02T00:00/2014-01-02T00:05",
+            "--segment",
+            "hmi.m_45s:magnetogram",
+            "--segment",
+            "hmi.v_45s:Dopplergram",
+            "--path",
+            str(tmp_path),
+        ],
+    )
     assert done.exit_code == 0, done.output
     names = [p.name for p in tmp_path.glob("*.fits")]
     assert any(n.startswith("hmi.m_45s.") and "magnetogram" in n for n in names), names

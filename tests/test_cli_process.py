@@ -83,6 +83,13 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.fixture()
+def jsoc_emulator(fresh_emu):
+    """This module kills processes: each test gets an emulator (hence Prefect limits) of its own."""
+    fresh_emu.configure(export_delay=1.0)
+    return fresh_emu
+
+
+@pytest.fixture()
 def command_env(jsoc_emulator, tmp_path: Path) -> dict[str, str]:
     """The environment of a user's shell: emulator URL and e-mail, no Prefect API configured."""
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
@@ -104,9 +111,23 @@ def slow_downloads(jsoc_emulator) -> Iterator[None]:
 
 def _start_fetch(env: dict[str, str], path: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-c", "from prefect_jsoc.cli import main; main()", "fetch", "hmi.m_45s",
-         "--interval", "2014-01-01T00:00/2014-01-01T00:10", "--segment", "magnetogram", "--path", str(path)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "from prefect_jsoc.cli import main; main()",
+            "fetch",
+            "hmi.m_45s",
+            "--interval",
+            "2014-01-01T00:00/2014-01-01T00:10",
+            "--segment",
+            "magnetogram",
+            "--path",
+            str(path),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -137,12 +158,16 @@ def test_sigkill_of_the_command_leaves_no_server_behind(command_env, tmp_path: P
     finally:
         cli.kill()
         cli.communicate()
-    _poll(lambda: not any(_alive(pid) for pid in started), EXIT_DEADLINE,
-          f"every process the killed command started ({sorted(started)}) to exit")
+    _poll(
+        lambda: not any(_alive(pid) for pid in started),
+        EXIT_DEADLINE,
+        f"every process the killed command started ({sorted(started)}) to exit",
+    )
 
 
-@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
-                         ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize(
+    ("signum", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+)
 @pytest.mark.usefixtures("slow_downloads")
 def test_an_interrupt_stops_the_fetch_with_one_line_and_its_exit_code(
     command_env, tmp_path: Path, signum: int, exit_code: int
@@ -163,7 +188,7 @@ def test_an_interrupt_stops_the_fetch_with_one_line_and_its_exit_code(
     assert "interrupted" in lines[0] and signal.Signals(signum).name in lines[0] and "re-run" in lines[0]
     _assert_no_partial_file_under_a_final_name(tmp_path / "data")
     for pid in servers:
-        _poll(lambda: not _alive(pid), EXIT_DEADLINE, f"the command's server (pid {pid}) to exit")
+        _poll(lambda pid=pid: not _alive(pid), EXIT_DEADLINE, f"the command's server (pid {pid}) to exit")
 
 
 _HOLD_A_SLOT = """
@@ -188,8 +213,13 @@ def _active_slots(api_url: str, name: str) -> int:
 def test_a_slot_leaked_by_a_killed_run_is_freed_by_the_next_runs_server(command_env, tmp_path: Path) -> None:
     """A SIGKILLed holder never releases its slot; the next local server's repossessor frees it."""
     name = f"prefect-jsoc-test-leak-{uuid.uuid4().hex[:8]}"
-    holder = subprocess.Popen([sys.executable, "-c", _HOLD_A_SLOT, name], env=command_env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_A_SLOT, name],
+        env=command_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         api_url = holder.stdout.readline().strip()
         assert api_url.startswith("http://127.0.0.1:"), holder.stderr.read() if not api_url else api_url
@@ -199,7 +229,7 @@ def test_a_slot_leaked_by_a_killed_run_is_freed_by_the_next_runs_server(command_
         holder.kill()
         holder.communicate()
     for pid in servers:
-        _poll(lambda: not _alive(pid), EXIT_DEADLINE, f"the killed run's server (pid {pid}) to exit")
+        _poll(lambda pid=pid: not _alive(pid), EXIT_DEADLINE, f"the killed run's server (pid {pid}) to exit")
 
     with LocalPrefectServer(startup_timeout=START_DEADLINE) as server:
         assert _active_slots(server.api_url, name) == 1  # still taken: nobody released it
@@ -211,10 +241,26 @@ def test_a_fetch_prints_the_results_and_nothing_else(command_env, jsoc_emulator,
     """No server start-up notice, no Prefect log lines, no warnings: the table, the files, a summary."""
     jsoc_emulator.configure(export_delay=0.3)
     done = subprocess.run(
-        [sys.executable, "-c", "from prefect_jsoc.cli import main; main()", "fetch", "hmi.m_45s", "hmi.v_45s",
-         "--interval", "2014-01-01T00:00/2014-01-01T00:01",
-         "--segment", "hmi.m_45s:magnetogram", "--segment", "hmi.v_45s:Dopplergram", "--path", str(tmp_path)],
-        env=command_env, capture_output=True, text=True, timeout=START_DEADLINE,
+        [
+            sys.executable,
+            "-c",
+            "from prefect_jsoc.cli import main; main()",
+            "fetch",
+            "hmi.m_45s",
+            "hmi.v_45s",
+            "--interval",
+            "2014-01-01T00:00/2014-01-01T00:01",
+            "--segment",
+            "hmi.m_45s:magnetogram",
+            "--segment",
+            "hmi.v_45s:Dopplergram",
+            "--path",
+            str(tmp_path),
+        ],
+        env=command_env,
+        capture_output=True,
+        text=True,
+        timeout=START_DEADLINE,
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""

@@ -52,9 +52,13 @@ def test_series_info_is_cached_by_the_client_and_case_insensitive(emu, settings)
 
 
 def test_unknown_series_lists_similar_names(settings):
-    with pytest.raises(UnknownSeriesError, match=re.escape(
+    with pytest.raises(
+        UnknownSeriesError,
+        match=re.escape(
             f"The series 'hmi.M_45x' does not exist on {settings.server_url}. Series starting with 'hmi' include: "
-            "hmi.M_45s")):
+            "hmi.M_45s"
+        ),
+    ):
         JsocClient(settings).series_info("hmi.M_45x")
 
 
@@ -148,8 +152,12 @@ def test_a_wrong_server_url_fails_at_once_naming_it(emu, isolated_state_dir):
         unknown.series_info("hmi.M_45s")
     assert sleeps == []  # refused, or no such host, on the very first call: no retries, no waiting
     wrong = JsocClient(JsocSettings(server_url=emu.url + "not-here/", http_retries=0, **FAST))
-    with pytest.raises(JsocProtocolError, match=re.escape(
-            f"JSOC jsoc_info (rs_summary) answered HTTP 404 Not Found for {emu.url}not-here/cgi-bin/ajax/jsoc_info?")):
+    with pytest.raises(
+        JsocProtocolError,
+        match=re.escape(
+            f"JSOC jsoc_info (rs_summary) answered HTTP 404 Not Found for {emu.url}not-here/cgi-bin/ajax/jsoc_info?"
+        ),
+    ):
         wrong.count(RS)
 
 
@@ -157,7 +165,9 @@ def test_a_server_that_goes_away_mid_work_is_a_transient_fault(isolated_state_di
     with JsocEmulator() as short_lived:
         client = JsocClient(JsocSettings(server_url=short_lived.url, **FAST), sleep=Sleeps())
         assert client.count(RS) == 3  # the server answered once: later refusals are faults that may pass
-    with pytest.raises(JsocTransientError, match=re.escape(f"Could not reach JSOC jsoc_info (rs_summary) at {client.server_url}")):
+    with pytest.raises(
+        JsocTransientError, match=re.escape(f"Could not reach JSOC jsoc_info (rs_summary) at {client.server_url}")
+    ):
         client.count(RS)
 
 

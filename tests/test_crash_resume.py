@@ -12,7 +12,16 @@ from pathlib import Path
 import pytest
 from jsoc_test_support import EMAIL
 
+from prefect_jsoc.emulator import JsocEmulator
+
 pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.crash]
+
+
+@pytest.fixture()
+def emu(fresh_emu: JsocEmulator) -> JsocEmulator:
+    """This module kills processes: each test gets an emulator (hence Prefect limits) of its own."""
+    return fresh_emu
+
 
 SCRIPT = textwrap.dedent(
     """
@@ -47,8 +56,9 @@ def test_killed_while_awaiting_resumes_with_the_same_request_id(emu, isolated_st
         PREFECT_RESULTS_LOCAL_STORAGE_PATH=str(isolated_state_dir),
     )
 
-    first = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL, text=True)
+    first = subprocess.Popen(
+        [sys.executable, str(script)], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     try:
         line = first.stdout.readline()  # blocks until stage has returned (its result is persisted)
         assert line.startswith("STAGED "), line
@@ -80,15 +90,16 @@ def test_a_stage_lock_left_by_a_killed_process_expires(tmp_path: Path):
     files = FileSystemLockManager(tmp_path / "locks")
     manager = ExpiringLocks(files)
     files.lock_files_directory.mkdir(parents=True)
-    expired = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)).isoformat()
+    expired = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)).isoformat()
     (files.lock_files_directory / "jsoc-stage-key.lock").write_text(
-        json.dumps({"holder": "killed-run", "expiration": expired}))
+        json.dumps({"holder": "killed-run", "expiration": expired})
+    )
     assert not manager.is_locked("jsoc-stage-key")
     assert manager.acquire_lock("jsoc-stage-key", holder="next-run", acquire_timeout=1)
     assert manager.is_lock_holder("jsoc-stage-key", "next-run")
     # Prefect takes the lock without a hold timeout; ours still expires, so a kill cannot block the key
     held = json.loads((files.lock_files_directory / "jsoc-stage-key.lock").read_text())
-    left = dt.datetime.fromisoformat(held["expiration"]) - dt.datetime.now(dt.timezone.utc)
+    left = dt.datetime.fromisoformat(held["expiration"]) - dt.datetime.now(dt.UTC)
     assert 0 < left.total_seconds() <= LOCK_HOLD_SECONDS
     manager.release_lock("jsoc-stage-key", "next-run")
     assert not manager.is_locked("jsoc-stage-key")

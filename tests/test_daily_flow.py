@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from flows.daily_sync import daily_sync, previous_day_window
 
-UTC = timezone.utc
+UTC = UTC
 
 
 @pytest.mark.parametrize(

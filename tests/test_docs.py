@@ -50,9 +50,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from markdown_examples import Example, MarkdownExampleError, find_examples
-
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -227,7 +225,9 @@ class DocSession:
         os.environ.update(self.env)
         os.chdir(self.workdir)
         try:
-            with temporary_settings({PREFECT_RESULTS_LOCAL_STORAGE_PATH: self.env["PREFECT_RESULTS_LOCAL_STORAGE_PATH"]}):
+            with temporary_settings(
+                {PREFECT_RESULTS_LOCAL_STORAGE_PATH: self.env["PREFECT_RESULTS_LOCAL_STORAGE_PATH"]}
+            ):
                 with _loopback_only():
                     yield
         finally:
@@ -247,8 +247,13 @@ class DocSession:
         with out.open("w") as stdout, err.open("w") as stderr:
             # Own process group, output to files: background jobs cannot hold the test up, and end with it.
             process = subprocess.Popen(
-                ["bash", "-e", str(script)], cwd=self.workdir, env=env, stdin=subprocess.DEVNULL,
-                stdout=stdout, stderr=stderr, start_new_session=True,
+                ["bash", "-e", str(script)],
+                cwd=self.workdir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+                start_new_session=True,
             )
             try:
                 code = process.wait(timeout=BASH_TIMEOUT)

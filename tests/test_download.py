@@ -19,8 +19,6 @@ from prefect_jsoc.exports import build_files, stage_export, wait_for_export
 from prefect_jsoc.models import ExportManifest, ManifestFile
 
 
-
-
 @pytest.fixture
 def manifest(emu, settings) -> ExportManifest:
     m = wait_for_export(stage_export(hmi_query(), settings), settings)
@@ -49,7 +47,7 @@ def test_verify_file_catches_truncation_and_garbage(tmp_path):
         f"size is {good.stat().st_size} bytes, expected {good.stat().st_size + 1}"
     )
     cut = tmp_path / "cut.fits"
-    cut.write_bytes(_fits_bytes()[:2880 * 2])
+    cut.write_bytes(_fits_bytes()[: 2880 * 2])
     assert verify_file(cut) == "truncated: 5760 bytes, headers declare 14400"
     odd = tmp_path / "odd.fits"
     odd.write_bytes(_fits_bytes()[:3000])
@@ -65,18 +63,27 @@ def test_verify_file_catches_truncation_and_garbage(tmp_path):
     assert verify_file(tmp_path / "bad.tar") == "not a tar file"
 
 
-@pytest.mark.parametrize("name", ["../../.bashrc", "/etc/passwd", "a/b.fits", "a\\b.fits", "x\x00.fits",
-                                  "x\n.fits", ".hidden.fits", "..", ".", ""])
+@pytest.mark.parametrize(
+    "name",
+    ["../../.bashrc", "/etc/passwd", "a/b.fits", "a\\b.fits", "x\x00.fits", "x\n.fits", ".hidden.fits", "..", ".", ""],
+)
 def test_unsafe_names_from_the_server_are_refused(name):
     with pytest.raises(UnsafeFilenameError, match=re.escape(f"Refusing the file name {name!r} from the server: ")):
         safe_filename(name)
 
 
 def test_a_manifest_with_an_escaping_name_is_refused_before_download():
-    reply = {"status": "0", "dir": "/SUM1/D1/S00000", "data": [
-        {"record": "hmi.M_45s[2014.01.01_00:00:45_TAI][2]", "filename": "../../../home/user/.bashrc"}]}
-    with pytest.raises(UnsafeFilenameError, match=re.escape(
-            "Refusing the file name '../../../home/user/.bashrc' from the server: it contains a path separator")):
+    reply = {
+        "status": "0",
+        "dir": "/SUM1/D1/S00000",
+        "data": [{"record": "hmi.M_45s[2014.01.01_00:00:45_TAI][2]", "filename": "../../../home/user/.bashrc"}],
+    }
+    with pytest.raises(
+        UnsafeFilenameError,
+        match=re.escape(
+            "Refusing the file name '../../../home/user/.bashrc' from the server: it contains a path separator"
+        ),
+    ):
         build_files(reply, "http://127.0.0.1:1/")
 
 
@@ -99,17 +106,23 @@ def test_download_verifies_renames_and_skips_valid_files(emu, settings, manifest
 
 def test_download_recovers_from_truncated_and_dropped_transfers(emu, settings, manifest, tmp_path):
     emu.configure(truncate_rate=0.15, drop_rate=0.1, seed=2)
-    result = download_manifest(manifest, tmp_path, settings.model_copy(update={"http_retries": 3, "retry_backoff": 0.01}))
+    result = download_manifest(
+        manifest, tmp_path, settings.model_copy(update={"http_retries": 3, "retry_backoff": 0.01})
+    )
     assert len(result.paths) == 3 and all(verify_file(p) is None for p in result.paths)
     assert leftovers(tmp_path) == []
     assert sum(emu.stats()["faults"].values()) > 0
 
 
 def test_files_that_keep_failing_are_listed_and_leave_nothing_behind(emu, settings, manifest, tmp_path):
-    broken = manifest.model_copy(update={"files": [
-        *manifest.files[:1],
-        ManifestFile(url=emu.url + "SUM1/D404/S00000/missing.fits", filename="missing.fits"),
-    ]})
+    broken = manifest.model_copy(
+        update={
+            "files": [
+                *manifest.files[:1],
+                ManifestFile(url=emu.url + "SUM1/D404/S00000/missing.fits", filename="missing.fits"),
+            ]
+        }
+    )
     with pytest.raises(JsocDownloadError) as info:
         download_manifest(broken, tmp_path, settings.model_copy(update={"http_retries": 1}))
     err = info.value
@@ -129,8 +142,10 @@ def test_path_templates_use_record_keywords_and_cannot_escape(settings, manifest
     ]
     with pytest.raises(UnsafeFilenameError, match="outside"):
         download_manifest(manifest, str(tmp_path / "out") + "/{series}/../../../{file}", settings)
-    with pytest.raises(InvalidOptionError, match=re.escape(
-            f"The path template '{tmp_path}/{{HARPNUM}}/{{file}}' uses 'HARPNUM', which the file")):
+    with pytest.raises(
+        InvalidOptionError,
+        match=re.escape(f"The path template '{tmp_path}/{{HARPNUM}}/{{file}}' uses 'HARPNUM', which the file"),
+    ):
         download_manifest(manifest, str(tmp_path / "{HARPNUM}" / "{file}"), settings)
 
 

@@ -78,8 +78,15 @@ def finals(directory: Path) -> list[Path]:
 
 def leftovers(directory: Path) -> list[str]:
     """Temporary and lock files (anything hidden but the verification records), at any depth."""
-    return sorted(str(p.relative_to(directory)) for p in directory.rglob(".*") if p.name != RECORD_DIR
-                  and RECORD_DIR not in p.parts) if directory.exists() else []
+    return (
+        sorted(
+            str(p.relative_to(directory))
+            for p in directory.rglob(".*")
+            if p.name != RECORD_DIR and RECORD_DIR not in p.parts
+        )
+        if directory.exists()
+        else []
+    )
 
 
 class InThread:
@@ -110,8 +117,9 @@ def tmpfs(path: Path, options: str) -> Iterator[Path]:
     """A tmpfs mounted at ``path`` (``options`` such as ``size=100k`` or ``ro``), or the test is skipped."""
     path.mkdir()
     try:
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
-                              capture_output=True, text=True, timeout=30)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True, text=True, timeout=30
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         pytest.skip(f"cannot mount a tmpfs here ({exc}); the test needs root in a sandbox")
     if done.returncode:
@@ -169,8 +177,14 @@ def test_the_verification_record_says_what_was_verified(emu, settings, manifest,
     data = (tmp_path / first.filename).read_bytes()
     assert doc["format"] == "prefect-jsoc/verified-download/1"
     assert (doc["size"], doc["sha256"]) == (len(data), hashlib.sha256(data).hexdigest())
-    assert doc["product"] == {"protocol": "fits", "series": "hmi.m_45s", "record": first.record,
-                              "filename": first.filename, "url": None, "size": None}
+    assert doc["product"] == {
+        "protocol": "fits",
+        "series": "hmi.m_45s",
+        "record": first.record,
+        "filename": first.filename,
+        "url": None,
+        "size": None,
+    }
     assert (doc["request_id"], doc["url"], doc["announced_size"]) == (manifest.request_id, first.url, len(data))
     assert doc["checks"] == ["fits-structure", "fits-checksums:1", "sha256", "content-length"]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([RECORD_DIR, *(p.name for p in result.paths)])
@@ -221,9 +235,7 @@ def test_a_file_present_without_a_record_is_downloaded_again(emu, settings, mani
 # -- every wait bounded ---------------------------------------------------------------------------
 
 
-def test_a_trickling_server_fails_as_a_transient_fault_within_the_rate_window(
-    emu, settings, manifest, tmp_path
-):
+def test_a_trickling_server_fails_as_a_transient_fault_within_the_rate_window(emu, settings, manifest, tmp_path):
     emu.configure(bandwidth=300)  # a 69 kB file would take almost 4 minutes
     slow = settings.model_copy(update={"min_download_rate": 2000.0, "download_rate_window": 1.0, "http_retries": 1})
 
@@ -254,13 +266,15 @@ def test_a_full_disk_fails_the_download_at_once_with_a_clear_error(emu, settings
         assert all(p.read_bytes() == expected[p.name] for p in finals(target))  # nothing partial kept
 
 
-def test_a_read_only_directory_is_refused_before_export_and_fails_a_download_clearly(
-    emu, settings, manifest, tmp_path
-):
+def test_a_read_only_directory_is_refused_before_export_and_fails_a_download_clearly(emu, settings, manifest, tmp_path):
     with tmpfs(tmp_path / "ro", "ro,size=100k") as disk:
-        with pytest.raises(InvalidDownloadPathError, match=re.escape(
+        with pytest.raises(
+            InvalidDownloadPathError,
+            match=re.escape(
                 f"The download path '{disk}/data' is not writable: files cannot be created in {disk} (Read-only "
-                "file system). Choose a directory you can write to.")):
+                "file system). Choose a directory you can write to."
+            ),
+        ):
             check_download_path(disk / "data")
         with pytest.raises(DownloadWriteError, match=r"Cannot write .*Read-only file system") as info:
             download_manifest(manifest, disk, settings)
@@ -271,13 +285,15 @@ def test_a_read_only_directory_is_refused_before_export_and_fails_a_download_cle
 # -- stops and other writers ----------------------------------------------------------------------
 
 
-def test_stop_downloads_stops_a_running_download_promptly_and_a_rerun_resumes(
-    emu, settings, manifest, tmp_path
-):
+def test_stop_downloads_stops_a_running_download_promptly_and_a_rerun_resumes(emu, settings, manifest, tmp_path):
     emu.configure(bandwidth=20_000)  # about 3.5 s per file
     run = InThread(download_manifest, manifest, tmp_path, settings)
-    wait_until(lambda: len(finals(tmp_path)) == 1 and emu.stats()["downloads_now"] >= 1,
-               60, "one file done and the next in flight", interval=0.02)
+    wait_until(
+        lambda: len(finals(tmp_path)) == 1 and emu.stats()["downloads_now"] >= 1,
+        60,
+        "one file done and the next in flight",
+        interval=0.02,
+    )
 
     assert stop_downloads() == 1
     with pytest.raises(DownloadCancelledError, match=r"stopped on request: 1 file\(s\) are complete and verified"):

@@ -52,8 +52,13 @@ KEYWORDS: dict[str, Any] = {
 
 def _fetch_result() -> FetchResult:
     done = BlockResult(label="hmi.m_45s 00:00-00:05", series="hmi.m_45s", query_key="a")
-    failed = BlockResult(label="hmi.m_45s 00:05-00:10", series="hmi.m_45s", query_key="b",
-                         failed_step="await_export", error="Export JSOC_1 has expired (status 5). Stage again.")
+    failed = BlockResult(
+        label="hmi.m_45s 00:05-00:10",
+        series="hmi.m_45s",
+        query_key="b",
+        failed_step="await_export",
+        error="Export JSOC_1 has expired (status 5). Stage again.",
+    )
     return FetchResult(server_url="http://127.0.0.1:1/", path="/tmp/out", blocks=[done, failed])
 
 
@@ -70,8 +75,9 @@ def _instance(cls: type[Exception]) -> tuple[Exception, dict[str, Any]]:
     return cls(f"{cls.__name__} happened; do this to fix it.", **kwargs), kwargs
 
 
-@pytest.mark.parametrize("dumps, loads", [(pickle.dumps, pickle.loads), (cloudpickle.dumps, pickle.loads)],
-                         ids=["pickle", "cloudpickle"])
+@pytest.mark.parametrize(
+    "dumps, loads", [(pickle.dumps, pickle.loads), (cloudpickle.dumps, pickle.loads)], ids=["pickle", "cloudpickle"]
+)
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda cls: cls.__name__)
 def test_every_public_exception_survives_pickling(cls, dumps, loads):
     exc, attributes = _instance(cls)
@@ -114,8 +120,9 @@ def test_fetch_error_names_the_failed_block_and_keeps_the_result():
     result = _fetch_result()
     err = JsocFetchError(result)
     assert err.result is result
-    assert str(err).startswith("1 of 2 blocks failed (hmi.m_45s 00:05-00:10 in await_export: "
-                               "Export JSOC_1 has expired (status 5))")
+    assert str(err).startswith(
+        "1 of 2 blocks failed (hmi.m_45s 00:05-00:10 in await_export: Export JSOC_1 has expired (status 5))"
+    )
 
 
 def test_write_errors_keep_path_and_errno():
@@ -146,8 +153,11 @@ def test_the_table_covers_every_failed_status_jsoc_documents():
 @pytest.mark.parametrize("status", FAILED)
 def test_each_failed_status_gives_its_typed_error(status):
     cls = STATUS_ERRORS[status][0]
-    err = export_error_for_status({"status": str(status), "error": "JSOC's own words"},
-                                  request_id="JSOC_20240101_007", label="hmi.m_45s 2014-01-01")
+    err = export_error_for_status(
+        {"status": str(status), "error": "JSOC's own words"},
+        request_id="JSOC_20240101_007",
+        label="hmi.m_45s 2014-01-01",
+    )
     assert type(err) is cls and issubclass(cls, JsocExportError)
     assert (err.status, err.request_id, err.server_message) == (status, "JSOC_20240101_007", "JSOC's own words")
     assert f"status {status}" in str(err)
@@ -156,12 +166,15 @@ def test_each_failed_status_gives_its_typed_error(status):
     assert is_transient(err) == (status == 6)
 
 
-@pytest.mark.parametrize("said, cls, transient", [
-    ("Cant save new export-request hash", ExportTransientError, True),  # drms#56, intermittent
-    ("invalid export DRMS record for ID `%s`JSOC_20240101_001", ExportNotFoundError, False),
-    ("Bad RequestID 'x' provided.", ExportBadRequestError, False),
-    ("Can not open RecordSet 100000 is too many records in one request.", ExportBadRequestError, False),
-])
+@pytest.mark.parametrize(
+    "said, cls, transient",
+    [
+        ("Cant save new export-request hash", ExportTransientError, True),  # drms#56, intermittent
+        ("invalid export DRMS record for ID `%s`JSOC_20240101_001", ExportNotFoundError, False),
+        ("Bad RequestID 'x' provided.", ExportBadRequestError, False),
+        ("Can not open RecordSet 100000 is too many records in one request.", ExportBadRequestError, False),
+    ],
+)
 def test_status_4_is_told_apart_by_jsoc_text(said, cls, transient):
     err = export_error_for_status({"status": 4, "error": said, "requestid": "JSOC_20240101_001"})
     assert type(err) is cls and err.status == 4 and err.request_id == "JSOC_20240101_001"
@@ -176,6 +189,8 @@ def test_undocumented_or_missing_status_is_a_plain_failure():
 
 
 def test_too_large_is_both_a_validation_and_an_export_error():
-    err = export_error_for_status({"status": 3, "requestid": "VOID", "error": "Request exceeds max byte limit of 100000MB"})
+    err = export_error_for_status(
+        {"status": 3, "requestid": "VOID", "error": "Request exceeds max byte limit of 100000MB"}
+    )
     assert isinstance(err, JsocValidationError) and isinstance(err, JsocExportError)
     assert str(err).startswith("The export request is too large for JSOC (status 3).")

@@ -153,8 +153,7 @@ def test_a_finished_export_downloads_while_later_blocks_are_still_staging(emulat
 
 
 def test_path_templates_know_the_segment_of_a_fits_export(emulator, tmp_path: Path) -> None:
-    q = JsocQuery(series="hmi.m_45s", start="2014-01-01T00:00:00", end="2014-01-01T00:01:30",
-                  segments=["magnetogram"])
+    q = JsocQuery(series="hmi.m_45s", start="2014-01-01T00:00:00", end="2014-01-01T00:01:30", segments=["magnetogram"])
     result = jsoc_fetch(q, path=str(tmp_path / "{series}" / "{segment}" / "{file}"))
     assert result.ok and result.files
     assert {p.parent.relative_to(tmp_path) for p in result.files} == {Path("hmi.m_45s") / "magnetogram"}

@@ -29,7 +29,9 @@ def _gone(pid: int, deadline: float = 30.0) -> bool:
 
 def test_a_server_that_does_not_start_in_time_is_a_clear_error_and_is_stopped() -> None:
     server = LocalPrefectServer(startup_timeout=0.2)
-    with pytest.raises(LocalServerError, match=r"did not start within 0\.2 s.*PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT"):
+    with pytest.raises(
+        LocalServerError, match=r"did not start within 0\.2 s.*PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT"
+    ):
         server.start()
     assert server.process is None
     assert server.log_path is not None and server.log_path.exists()  # kept, and named in the message
@@ -40,9 +42,23 @@ def test_the_command_reports_a_server_that_does_not_start_in_one_line(tmp_path) 
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env.update(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="1", PREFECT_JSOC_EMAIL="cli@example.com")
     done = subprocess.run(
-        [sys.executable, "-c", "from prefect_jsoc.cli import main; main()", "fetch", "hmi.m_45s",
-         "--start", "2014-01-01T00:00", "--end", "2014-01-01T00:01", "--path", str(tmp_path)],
-        env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-c",
+            "from prefect_jsoc.cli import main; main()",
+            "fetch",
+            "hmi.m_45s",
+            "--start",
+            "2014-01-01T00:00",
+            "--end",
+            "2014-01-01T00:01",
+            "--path",
+            str(tmp_path),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
     assert done.returncode == 1, done.stderr

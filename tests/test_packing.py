@@ -17,8 +17,15 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
 def days(n: int, minutes: int = 3) -> list[JsocQuery]:
-    return [JsocQuery(series="hmi.M_45s", start=f"2014-01-{d:02d}T00:00:00", end=f"2014-01-{d:02d}T00:{minutes:02d}:00",
-                      segments=["magnetogram"]) for d in range(1, n + 1)]
+    return [
+        JsocQuery(
+            series="hmi.M_45s",
+            start=f"2014-01-{d:02d}T00:00:00",
+            end=f"2014-01-{d:02d}T00:{minutes:02d}:00",
+            segments=["magnetogram"],
+        )
+        for d in range(1, n + 1)
+    ]
 
 
 def t_rec(path: Path):
@@ -79,4 +86,3 @@ def test_a_cached_export_the_server_forgot_is_staged_again_once(emu, settings, t
     assert second.request_ids != first.request_ids  # a new export replaced the forgotten one...
     assert third.request_ids == second.request_ids  # ...and the cache now points at it
     assert emu.stats()["exports_submitted"] == 2
-

@@ -32,9 +32,7 @@ def test_a_plain_search_prints_only_its_result_and_prefects_run_line(jsoc_emulat
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_JSOC_SERVER_URL": jsoc_emulator.url}
     env.pop("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", None)  # the suite silences it; a user has Prefect's default
     env.pop("PYTHONWARNINGS", None)
-    done = subprocess.run(
-        [sys.executable, "-c", _NOTEBOOK_CELLS], env=env, capture_output=True, text=True, timeout=240
-    )
+    done = subprocess.run([sys.executable, "-c", _NOTEBOOK_CELLS], env=env, capture_output=True, text=True, timeout=240)
 
     assert done.returncode == 0, done.stderr
     assert done.stdout == "81\n"

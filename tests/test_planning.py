@@ -9,10 +9,12 @@ from prefect_jsoc import JsocQuery
 from prefect_jsoc.planning import plan_exports
 from prefect_jsoc.query import SeriesLayout, ValidatedQuery
 
-HMI = SeriesLayout(primekeys=("T_REC", "CAMERA"), time_primekeys=("T_REC",), segments=("magnetogram",),
-                   slot_steps={"T_REC": 45})
-SHARP = SeriesLayout(primekeys=("HARPNUM", "T_REC"), time_primekeys=("T_REC",), segments=("field",),
-                     slot_steps={"T_REC": 720})
+HMI = SeriesLayout(
+    primekeys=("T_REC", "CAMERA"), time_primekeys=("T_REC",), segments=("magnetogram",), slot_steps={"T_REC": 45}
+)
+SHARP = SeriesLayout(
+    primekeys=("HARPNUM", "T_REC"), time_primekeys=("T_REC",), segments=("field",), slot_steps={"T_REC": 720}
+)
 
 
 @pytest.fixture(autouse=True)
@@ -20,11 +22,17 @@ def isolated_state_dir():
     """Pure tests: no Prefect result store or JSOC clients to isolate."""
 
 
-def block(day: int, *, series: str = "hmi.M_45s", layout: SeriesLayout = HMI, records: int = 4,
-          size_mb: float | None = 10.0, **fields) -> ValidatedQuery:
+def block(
+    day: int,
+    *,
+    series: str = "hmi.M_45s",
+    layout: SeriesLayout = HMI,
+    records: int = 4,
+    size_mb: float | None = 10.0,
+    **fields,
+) -> ValidatedQuery:
     fields.setdefault("segments", ["magnetogram"] if layout is HMI else ["field"])
-    query = JsocQuery(series=series, start=f"2014-01-{day:02d}T00:00:00", end=f"2014-01-{day:02d}T00:03:00",
-                      **fields)
+    query = JsocQuery(series=series, start=f"2014-01-{day:02d}T00:00:00", end=f"2014-01-{day:02d}T00:03:00", **fields)
     return ValidatedQuery(query=query, layout=layout, record_count=records, size_mb=size_mb)
 
 
@@ -33,8 +41,9 @@ def test_blocks_that_differ_only_in_time_share_one_export() -> None:
     assert len(units) == 1
     unit = units[0]
     assert len(unit.blocks) == 8
-    assert unit.recordset.startswith("hmi.M_45s[2014.01.01_00:00:35_TAI-2014.01.01_00:03:35_TAI,"
-                                     "2014.01.02_00:00:35_TAI-2014.01.02_00:03:35_TAI,")
+    assert unit.recordset.startswith(
+        "hmi.M_45s[2014.01.01_00:00:35_TAI-2014.01.01_00:03:35_TAI,2014.01.02_00:00:35_TAI-2014.01.02_00:03:35_TAI,"
+    )
     assert unit.recordset.endswith("2014.01.08_00:00:35_TAI-2014.01.08_00:03:35_TAI]{magnetogram}")
     assert unit.label == "hmi.M_45s 2014-01-01 00:00–00:03 +7 blocks"
 
@@ -76,9 +85,16 @@ def test_tar_exports_and_overlapping_sampled_blocks_are_not_packed() -> None:
     assert len(plan_exports([block(1, method="url-tar"), block(2, method="url-tar")])) == 2
     early = block(1, sample="90s")
     overlapping = ValidatedQuery(
-        query=JsocQuery(series="hmi.M_45s", start="2014-01-01T00:01:00", end="2014-01-01T00:05:00",
-                        segments=["magnetogram"], sample="90s"),
-        layout=HMI, record_count=3, size_mb=1.0,
+        query=JsocQuery(
+            series="hmi.M_45s",
+            start="2014-01-01T00:01:00",
+            end="2014-01-01T00:05:00",
+            segments=["magnetogram"],
+            sample="90s",
+        ),
+        layout=HMI,
+        record_count=3,
+        size_mb=1.0,
     )
     assert len(plan_exports([early, overlapping])) == 2
     assert len(plan_exports([early, block(2, sample="90s")])) == 1  # apart in time: safe to pack

@@ -15,8 +15,6 @@ from prefect_jsoc.validation import search_records
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
-
-
 def test_default_keys_are_sunpys_display_keys(settings):
     result = search_records(hmi_query(segments=[]), None, settings)
     assert result.count == 3
@@ -36,14 +34,18 @@ def test_all_keys_requested_keys_and_segment_paths(settings):
 
 
 def test_unknown_keyword_names_it_and_lists_close_ones(settings):
-    with pytest.raises(UnknownKeywordError, match=re.escape(
-            "Keyword: 'QUALTY' is not supported by series: hmi.M_45s. Its keywords include ['QUALITY'")):
+    with pytest.raises(
+        UnknownKeywordError,
+        match=re.escape("Keyword: 'QUALTY' is not supported by series: hmi.M_45s. Its keywords include ['QUALITY'"),
+    ):
         search_records(hmi_query(), ["T_REC", "QUALTY"], settings)
 
 
 def test_keys_of_the_wrong_type_are_refused(settings):
-    with pytest.raises(UnknownKeywordError, match=re.escape(
-            "Keywords can only be passed as a list or comma-separated strings; got int 5.")):
+    with pytest.raises(
+        UnknownKeywordError,
+        match=re.escape("Keywords can only be passed as a list or comma-separated strings; got int 5."),
+    ):
         search_records(hmi_query(), 5, settings)
 
 

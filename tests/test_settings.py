@@ -53,9 +53,13 @@ def test_fields_set_explicitly_win_over_the_environment(monkeypatch: pytest.Monk
 
 def test_bad_environment_values_raise_a_clear_error(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("PREFECT_JSOC_MAX_CONNECTIONS", "many")
-    with pytest.raises(InvalidOptionError, match=re.escape(
+    with pytest.raises(
+        InvalidOptionError,
+        match=re.escape(
             "The prefect-jsoc settings are invalid after applying PREFECT_JSOC_* environment variables: "
-            "max_connections:")):
+            "max_connections:"
+        ),
+    ):
         JsocSettings.resolve()
     monkeypatch.setenv("PREFECT_JSOC_MAX_CONNECTIONS", "1")
     monkeypatch.setenv("PREFECT_JSOC_SERVER_URL", "jsoc.stanford.edu")
@@ -75,9 +79,13 @@ def test_email_is_never_shown(monkeypatch: pytest.MonkeyPatch):
 
 def test_missing_email_names_every_way_to_set_it(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("PREFECT_JSOC_EMAIL", raising=False)
-    with pytest.raises(MissingEmailError, match=re.escape(
+    with pytest.raises(
+        MissingEmailError,
+        match=re.escape(
             "A registered e-mail is required to export data from JSOC (searching needs none). Set the "
-            "PREFECT_JSOC_EMAIL environment variable, or email=... in a JsocSettings block.")):
+            "PREFECT_JSOC_EMAIL environment variable, or email=... in a JsocSettings block."
+        ),
+    ):
         JsocSettings.resolve().notify_email()
 
 

@@ -11,6 +11,7 @@ from jsoc_test_support import EMAIL, hmi_query, requests
 from prefect import flow
 
 from prefect_jsoc import await_export, download, stage
+from prefect_jsoc.downloads import verify_file
 from prefect_jsoc.errors import (
     ExportBadRequestError,
     ExportNeedsStaffError,
@@ -18,7 +19,6 @@ from prefect_jsoc.errors import (
     ExportTimeoutError,
     ExportTooLargeError,
 )
-from prefect_jsoc.downloads import verify_file
 from prefect_jsoc.exports import stage_export, wait_for_export
 from prefect_jsoc.settings import MIN_POLL_INTERVAL
 
@@ -145,8 +145,9 @@ def test_export_timeout_leaves_the_export_pending(emu, settings):
     emu.configure(export_delay=30)
     impatient = settings.model_copy(update={"export_timeout": 1.5})
     handle = stage_export(hmi_query(), impatient)
-    with pytest.raises(ExportTimeoutError, match=re.escape(
-            f"Export {handle.request_id} for {handle.label} was not ready after 2 s")) as info:
+    with pytest.raises(
+        ExportTimeoutError, match=re.escape(f"Export {handle.request_id} for {handle.label} was not ready after 2 s")
+    ) as info:
         wait_for_export(handle, impatient)
     assert info.value.request_id == handle.request_id
     assert emu.stats()["pending_now"] == 1
@@ -182,8 +183,15 @@ def test_polls_back_off_from_two_seconds_to_the_poll_interval():
 
     slept: list[float] = []
     answers = iter([None] * 6 + ["ready"])
-    result = poll_until(lambda: next(answers), first_delay=3.0, then=2.0, maximum=5.0, timeout=3600,
-                        on_timeout=lambda waited: AssertionError(waited), sleep=slept.append)
+    result = poll_until(
+        lambda: next(answers),
+        first_delay=3.0,
+        then=2.0,
+        maximum=5.0,
+        timeout=3600,
+        on_timeout=lambda waited: AssertionError(waited),
+        sleep=slept.append,
+    )
     assert result == "ready"
     assert slept == [3.0, 2.0, 3.0, 4.5, 5.0, 5.0, 5.0]
 

@@ -22,8 +22,13 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
 def test_validate_task_returns_the_query_with_its_exact_record_set(emu, settings):
-    q = JsocQuery(series="hmi.sharp_720s", primekeys={"harpnum": 377}, start="2011-02-15T00:00:00",
-                  end="2011-02-15T01:00:00", segments=["field"])
+    q = JsocQuery(
+        series="hmi.sharp_720s",
+        primekeys={"harpnum": 377},
+        start="2011-02-15T00:00:00",
+        end="2011-02-15T01:00:00",
+        segments=["field"],
+    )
     checked = validate(q, settings=settings)
     assert checked.recordset() == "hmi.sharp_720s[377][2011.02.15_00:00:34_TAI-2011.02.15_01:00:34_TAI]{field}"
     assert checked.cache_key() == q.cache_key()
@@ -52,8 +57,9 @@ def test_missing_email_and_empty_record_sets_stop_stage(emu, settings, monkeypat
     with pytest.raises(MissingEmailError):
         stage_export(hmi_query(), no_email)
     empty = hmi_query(start="2009-01-01T00:00:00", end="2009-01-01T00:05:00")
-    with pytest.raises(NoRecordsError, match=re.escape(
-            "The query hmi.M_45s 2009-01-01 00:00–00:05 matches no records")):
+    with pytest.raises(
+        NoRecordsError, match=re.escape("The query hmi.M_45s 2009-01-01 00:00–00:05 matches no records")
+    ):
         stage_export(empty, settings)
     assert requests(emu, "jsoc_fetch:exp_request") == 0
 

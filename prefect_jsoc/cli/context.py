@@ -6,8 +6,8 @@ import importlib
 import logging
 import signal
 import warnings
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from typing import Iterator
 
 import typer
 
@@ -73,7 +73,9 @@ def terminal_output(verbose: bool, runs_flows: bool = True) -> Iterator[None]:
     # Prefect's console handler, and the stream handler of its internal services (which log a 423
     # "slot busy" answer of the concurrency API as an error).
     handlers = {
-        h for logger in loggers for h in logger.handlers
+        h
+        for logger in loggers
+        for h in logger.handlers
         if isinstance(h, PrefectConsoleHandler)
         or (logger.name.startswith("prefect") and isinstance(h, logging.StreamHandler))
     }
@@ -104,6 +106,5 @@ def command_context(debug: bool, verbose: bool, prefect_api: bool = False) -> It
             from prefect_jsoc.local_server import local_prefect_api
 
             # The flows' imports take seconds; they overlap with the server's start-up.
-            stack.enter_context(local_prefect_api(
-                while_starting=lambda: importlib.import_module("prefect_jsoc.flows")))
+            stack.enter_context(local_prefect_api(while_starting=lambda: importlib.import_module("prefect_jsoc.flows")))
         yield

@@ -6,8 +6,9 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 __all__ = ["INTERRUPT_GRACE_SECONDS", "Interrupts", "interrupted_message", "termination_signal"]
 
@@ -108,7 +109,6 @@ def interrupted_message(signum: int | None) -> str:
     """The error line of an interrupted command: which signal, and that re-running resumes."""
     name = signal.Signals(signum).name if signum else "SIGINT"
     return f"interrupted ({name}); re-run the same command to resume where it stopped."
-
 
 
 def termination_signal() -> type[BaseException]:

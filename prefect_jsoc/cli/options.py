@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
 __all__ = ["DebugOpt", "ServerOpt", "VerboseOpt", "settings_from_options"]
 
 
-ServerOpt = Annotated[Optional[str], typer.Option(
-    "--server-url", metavar="URL", help="JSOC base URL (default PREFECT_JSOC_SERVER_URL or the real JSOC).")]
+ServerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--server-url", metavar="URL", help="JSOC base URL (default PREFECT_JSOC_SERVER_URL or the real JSOC)."
+    ),
+]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show full tracebacks.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", help="Also show Prefect's logs and warnings.")]
 
 
-def settings_from_options(
-    server_url: Optional[str], email: Optional[str], max_connections: Optional[int] = None
-) -> Any:
+def settings_from_options(server_url: str | None, email: str | None, max_connections: int | None = None) -> Any:
     """The ``JsocSettings`` of a command: its options over the ``PREFECT_JSOC_*`` variables."""
     from prefect_jsoc.settings import JsocSettings
 

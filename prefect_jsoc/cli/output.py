@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import typer
 
@@ -25,8 +26,12 @@ def progress_bar(enabled: bool, label: str) -> Iterator[None]:
     from prefect_jsoc.artifacts import add_progress_listener, remove_progress_listener
 
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(), console=Console(stderr=True), transient=False,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=False,
     ) as bar:
         task_id = bar.add_task(label, total=100)
 
@@ -81,9 +86,7 @@ def fetch_table(result: Any, width: int) -> Any:
     title = f"JSOC fetch from {result.server_url} (times in seconds)"
 
     def build(request_column: bool) -> Table:
-        table = Table(
-            title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True
-        )
+        table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
         # The label column gives way first (between words), but never below a whole request id.
         table.add_column("block", overflow="fold", min_width=None if request_column else longest_request)
         if request_column:
@@ -134,6 +137,9 @@ def fail_on_failed_blocks(result: Any) -> None:
     if not result.failed:
         return
     for block in result.failed:
-        typer.secho(f"error: {block.label} failed in {block.failed_step}: {' '.join(str(block.error).split())}",
-                    err=True, fg=typer.colors.RED)
+        typer.secho(
+            f"error: {block.label} failed in {block.failed_step}: {' '.join(str(block.error).split())}",
+            err=True,
+            fg=typer.colors.RED,
+        )
     raise typer.Exit(EXIT_FAILED)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -55,7 +56,7 @@ def _parse_pairs(values: list[str], what: str) -> dict[str, str]:
     return pairs
 
 
-def _parse_intervals(start: Optional[str], end: Optional[str], intervals: list[str]) -> list[tuple[str, str]]:
+def _parse_intervals(start: str | None, end: str | None, intervals: list[str]) -> list[tuple[str, str]]:
     spans = []
     if start or end:
         if not (start and end):
@@ -76,14 +77,14 @@ class QueryOptions:
     """What the shared options of ``search`` and ``fetch`` say about the blocks."""
 
     series: list[str]
-    start: Optional[str] = None
-    end: Optional[str] = None
-    interval: Optional[list[str]] = None
-    sample: Optional[str] = None
-    wavelength: Optional[str] = None
-    segment: Optional[list[str]] = None
-    keyword: Optional[list[str]] = None
-    primekey: Optional[list[str]] = None
+    start: str | None = None
+    end: str | None = None
+    interval: list[str] | None = None
+    sample: str | None = None
+    wavelength: str | None = None
+    segment: list[str] | None = None
+    keyword: list[str] | None = None
+    primekey: list[str] | None = None
 
 
 def build_queries(options: QueryOptions, **extra: Any) -> list[Any]:
@@ -118,23 +119,41 @@ def build_queries(options: QueryOptions, **extra: Any) -> list[Any]:
 
 
 _QUERY_OPTION_TYPES: dict[str, Any] = {
-    "series": Annotated[list[str], typer.Argument(
-        metavar="SERIES", show_default=False, help="One or more DRMS series, e.g. hmi.m_45s aia.lev1_euv_12s.")],
-    "start": Annotated[Optional[str], typer.Option(
-        metavar="TIME", help="Start time (UTC unless it says TAI), e.g. 2014-01-01T00:00:00.")],
-    "end": Annotated[Optional[str], typer.Option(metavar="TIME", help="End time, e.g. 2014-01-01T01:00:00.")],
-    "interval": Annotated[Optional[list[str]], typer.Option(
-        "--interval", metavar="START/END", help="A time interval; repeat for an OR over intervals.")],
-    "sample": Annotated[Optional[str], typer.Option(metavar="CADENCE", help="Cadence, e.g. 12s, 10m, 1h.")],
-    "wavelength": Annotated[Optional[str], typer.Option(
-        metavar="WAVELENGTH", help="Wavelength with a spectral unit, e.g. '171 Angstrom' or '17.1 nm'.")],
-    "segment": Annotated[Optional[list[str]], typer.Option(
-        "--segment", metavar="[SERIES:]NAME",
-        help="Segment(s) to export, for every series or, as SERIES:NAME, for one; repeat or comma-separate.")],
-    "keyword": Annotated[Optional[list[str]], typer.Option(
-        "--keyword", metavar="FILTER", help="Keyword filter like QUALITY=0 or EXPTIME>2; repeatable.")],
-    "primekey": Annotated[Optional[list[str]], typer.Option(
-        "--primekey", metavar="NAME=VALUE", help="Prime-key value like HARPNUM=4864; repeatable.")],
+    "series": Annotated[
+        list[str],
+        typer.Argument(
+            metavar="SERIES", show_default=False, help="One or more DRMS series, e.g. hmi.m_45s aia.lev1_euv_12s."
+        ),
+    ],
+    "start": Annotated[
+        str | None, typer.Option(metavar="TIME", help="Start time (UTC unless it says TAI), e.g. 2014-01-01T00:00:00.")
+    ],
+    "end": Annotated[str | None, typer.Option(metavar="TIME", help="End time, e.g. 2014-01-01T01:00:00.")],
+    "interval": Annotated[
+        list[str] | None,
+        typer.Option("--interval", metavar="START/END", help="A time interval; repeat for an OR over intervals."),
+    ],
+    "sample": Annotated[str | None, typer.Option(metavar="CADENCE", help="Cadence, e.g. 12s, 10m, 1h.")],
+    "wavelength": Annotated[
+        str | None,
+        typer.Option(metavar="WAVELENGTH", help="Wavelength with a spectral unit, e.g. '171 Angstrom' or '17.1 nm'."),
+    ],
+    "segment": Annotated[
+        list[str] | None,
+        typer.Option(
+            "--segment",
+            metavar="[SERIES:]NAME",
+            help="Segment(s) to export, for every series or, as SERIES:NAME, for one; repeat or comma-separate.",
+        ),
+    ],
+    "keyword": Annotated[
+        list[str] | None,
+        typer.Option("--keyword", metavar="FILTER", help="Keyword filter like QUALITY=0 or EXPTIME>2; repeatable."),
+    ],
+    "primekey": Annotated[
+        list[str] | None,
+        typer.Option("--primekey", metavar="NAME=VALUE", help="Prime-key value like HARPNUM=4864; repeatable."),
+    ],
 }
 
 
@@ -144,7 +163,9 @@ def with_query_options(command_function: Callable[..., None]) -> Callable[..., N
     names = [f.name for f in fields(QueryOptions)]
     shared = [
         inspect.Parameter(
-            name, inspect.Parameter.KEYWORD_ONLY, annotation=_QUERY_OPTION_TYPES[name],
+            name,
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=_QUERY_OPTION_TYPES[name],
             default=inspect.Parameter.empty if name == "series" else None,
         )
         for name in names

@@ -187,8 +187,9 @@ def download_manifest(
         else:
             todo.append(job)
     if skipped:
-        _logger().info("%d of %d files of %s are already present and verified; skipping them.",
-                       skipped, total, manifest.label)
+        _logger().info(
+            "%d of %d files of %s are already present and verified; skipping them.", skipped, total, manifest.label
+        )
     progress = {"count": skipped}
     progress_guard = threading.Lock()
 
@@ -215,10 +216,12 @@ def download_manifest(
             if stop.is_set():
                 raise _cancelled(manifest, finished, todo)
             with download_slots(settings, wanted=len(todo)) as connections:
-                _logger().info("Downloading %d file(s) of %s with %d connection(s).",
-                               len(todo), manifest.label, connections)
-                result = run_round(todo, connections, settings, should_stop=stop.is_set, overwrite=overwrite,
-                                   on_done=file_done)
+                _logger().info(
+                    "Downloading %d file(s) of %s with %d connection(s).", len(todo), manifest.label, connections
+                )
+                result = run_round(
+                    todo, connections, settings, should_stop=stop.is_set, overwrite=overwrite, on_done=file_done
+                )
             if result.write_error is not None:
                 raise _write_error(*result.write_error, manifest)
             remaining: list[FileJob] = []
@@ -246,7 +249,9 @@ def download_manifest(
                     if time.monotonic() - since > settings.export_timeout:
                         errors[job.index] = (
                             f"another download has been writing {job.target} for more than "
-                            f"{settings.export_timeout:.0f} s (export_timeout)", True)
+                            f"{settings.export_timeout:.0f} s (export_timeout)",
+                            True,
+                        )
                         gave_up.append(job)
                     else:
                         remaining.append(job)
@@ -264,8 +269,14 @@ def download_manifest(
             if failed_now:
                 attempt = max(failures.get(j.index, 0) for j in todo)
                 delay = settings.retry_backoff * (2 ** max(0, attempt - 1)) * random.uniform(0.75, 1.25)
-                _logger().warning("%d file(s) of %s failed; retrying in %.1f s (round %d of %d).",
-                                  len(todo), manifest.label, delay, attempt + 1, rounds)
+                _logger().warning(
+                    "%d file(s) of %s failed; retrying in %.1f s (round %d of %d).",
+                    len(todo),
+                    manifest.label,
+                    delay,
+                    attempt + 1,
+                    rounds,
+                )
                 (sleep or stop.wait)(delay)
             elif busy_now:
                 deadline = min(busy_since.values()) + settings.export_timeout
@@ -291,7 +302,11 @@ def download_manifest(
     if downloaded:
         _logger().info(
             "Downloaded %d file(s) of %s (%.1f MB) in %.1f s; %d were already present.",
-            downloaded, manifest.label, bytes_downloaded / 1e6, time.monotonic() - started, skipped,
+            downloaded,
+            manifest.label,
+            bytes_downloaded / 1e6,
+            time.monotonic() - started,
+            skipped,
         )
     return DownloadResult(
         paths=paths,
@@ -316,10 +331,17 @@ def _jobs(manifest: ExportManifest, path: str | os.PathLike[str]) -> list[FileJo
                 )
             continue
         seen[target] = f.url
-        jobs.append(FileJob(
-            file=f, target=target, product=Product.of(f, manifest), index=len(jobs),
-            request_id=manifest.request_id, method=manifest.method, server_url=manifest.server_url,
-        ))
+        jobs.append(
+            FileJob(
+                file=f,
+                target=target,
+                product=Product.of(f, manifest),
+                index=len(jobs),
+                request_id=manifest.request_id,
+                method=manifest.method,
+                server_url=manifest.server_url,
+            )
+        )
     return jobs
 
 
@@ -337,8 +359,7 @@ def _wait_for_other_writers(
     early on a stop request, and at ``deadline`` (``export_timeout`` after the wait began), after
     which the caller gives those files up.
     """
-    _logger().info("%d file(s) of %s are being written by another download; waiting for it.",
-                   len(todo), manifest.label)
+    _logger().info("%d file(s) of %s are being written by another download; waiting for it.", len(todo), manifest.label)
     verified = 0
     while True:
         ready = False
@@ -376,10 +397,12 @@ def _write_error(exc: OSError, path: Path, manifest: ExportManifest) -> Download
             f"The disk is full: writing {path} failed ({exc.strerror or exc}). The download of {manifest.label} "
             f"stopped at once and its temporary files were removed; free space on the file system of {where} "
             "(or choose another download path) and run it again: files already complete are kept.",
-            path=str(path), errno=exc.errno,
+            path=str(path),
+            errno=exc.errno,
         )
     return DownloadWriteError(
         f"Cannot write {path}: {exc.strerror or exc} (errno {exc.errno}). The download of {manifest.label} "
         f"stopped and its temporary files were removed; check that {where} is writable, then run it again.",
-        path=str(path), errno=exc.errno,
+        path=str(path),
+        errno=exc.errno,
     )

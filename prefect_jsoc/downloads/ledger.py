@@ -276,7 +276,7 @@ def write_record(target: Path, product: Product, *, sha256: str, checks: list[st
         "inode": st.st_ino,
         "checks": checks,
         "product": asdict(product),
-        "verified_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "verified_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         **provenance,
     }
     path = record_path(target)
@@ -320,7 +320,10 @@ def is_verified(target: Path, product: Product) -> bool:
     except OSError:
         return False
     with contextlib.suppress(OSError):
-        extra = {k: v for k, v in doc.items() if k not in ("format", "file", "size", "sha256", "mtime_ns",
-                                                            "inode", "checks", "product", "verified_at")}
+        extra = {
+            k: v
+            for k, v in doc.items()
+            if k not in ("format", "file", "size", "sha256", "mtime_ns", "inode", "checks", "product", "verified_at")
+        }
         write_record(target, product, sha256=str(doc["sha256"]), checks=list(doc.get("checks") or []), **extra)
     return True

@@ -229,7 +229,9 @@ def _check_template(template: str) -> None:
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as exc:
-        raise InvalidDownloadPathError(f"The path template {template!r} is not a valid template: {exc}. {hint}") from exc
+        raise InvalidDownloadPathError(
+            f"The path template {template!r} is not a valid template: {exc}. {hint}"
+        ) from exc
     for _literal, field, spec, _conversion in parsed:
         if field is None:
             continue
@@ -243,7 +245,7 @@ def _check_template(template: str) -> None:
                 f"The path template {template!r} uses {{{field}}}: fields must be plain names such as "
                 "{series} or {T_REC}, without attribute, index or nested fields."
             )
-    rest = template[len(template.split("{", 1)[0]):]
+    rest = template[len(template.split("{", 1)[0]) :]
     if ".." in re.split(r"[\\/]", rest):
         raise InvalidDownloadPathError(
             f"The path template {template!r} has '..' after a field, which could place files outside its "
@@ -273,9 +275,11 @@ def _check_components(text: str, directory: Path) -> Path:
             is_dir = candidate.is_dir()
             present = is_dir or candidate.exists()
         except OSError as exc:
-            raise InvalidDownloadPathError(f"The download path {text!r} cannot be used: {candidate}: {exc.strerror or exc}.") from exc
+            raise InvalidDownloadPathError(
+                f"The download path {text!r} cannot be used: {candidate}: {exc.strerror or exc}."
+            ) from exc
         if not present:
-            for later in parts[i + 1:]:
+            for later in parts[i + 1 :]:
                 if len(os.fsencode(later)) > name_max:
                     raise InvalidDownloadPathError(
                         f"The download path {text!r} has a directory name of {len(os.fsencode(later))} bytes "
@@ -353,7 +357,7 @@ def quick_filename(record: str | None, server_name: str) -> str:
     ext = ""
     for known in (".fits", ".fits.gz", ".fts", ".fit", ".txt", ".jpg", ".png", ".mpg", ".mp4", ".tar"):
         if base.lower().endswith(known):
-            ext = base[-len(known):]
+            ext = base[-len(known) :]
     name = ".".join(parts) + ext
     allowed = set(string.ascii_letters + string.digits + "._-+")
     return "".join(c if c in allowed else "_" for c in name)

@@ -212,8 +212,9 @@ class _Round:
             self, max_conn=self.connections, max_splits=1, progress=False, overwrite=True, config=config
         )
         for job in self.jobs:
-            downloader.enqueue_file(job.file.url, path=job.target.parent, filename=_TempName(job), overwrite=True,
-                                    chunksize=CHUNK_SIZE)
+            downloader.enqueue_file(
+                job.file.url, path=job.target.parent, filename=_TempName(job), overwrite=True, chunksize=CHUNK_SIZE
+            )
         self.run_task = asyncio.ensure_future(downloader.run_download())
         try:
             while not self.run_task.done():
@@ -252,8 +253,11 @@ class _Round:
         if self.stopping:
             return
         if self.too_slow:
-            job.fail("not started: another file of this round was slower than min_download_rate, so the server "
-                     "or the network is slow now; retried later as a transient fault", transient=True)
+            job.fail(
+                "not started: another file of this round was slower than min_download_rate, so the server "
+                "or the network is slow now; retried later as a transient fault",
+                transient=True,
+            )
             return
         lock = PathLock(job.target)
         try:
@@ -391,8 +395,15 @@ class _Round:
         os.replace(job.temp, job.target)
         checks = [*found.checks, *(["content-length"] if job.announced is not None else [])]
         write_record(
-            job.target, job.product, sha256=str(found.sha256), checks=checks, request_id=job.request_id,
-            url=job.file.url, method=job.method, server_url=job.server_url, announced_size=job.announced,
+            job.target,
+            job.product,
+            sha256=str(found.sha256),
+            checks=checks,
+            request_id=job.request_id,
+            url=job.file.url,
+            method=job.method,
+            server_url=job.server_url,
+            announced_size=job.announced,
         )
         job.state, job.nbytes = "done", found.size
 

@@ -205,7 +205,7 @@ def _add_chunk(sums: dict[int, int], bounds: list[int], offset: int, chunk: byte
         lo, hi = max(start, offset), min(stop, end)
         if lo >= hi:
             continue
-        piece = chunk[lo - offset:hi - offset]
+        piece = chunk[lo - offset : hi - offset]
         usable = len(piece) - len(piece) % 4  # regions start and end on 2880-byte blocks, so this is exact
         words = np.frombuffer(piece, dtype=">u4", count=usable // 4)
         sums[start] += int(words.sum(dtype=np.uint64))

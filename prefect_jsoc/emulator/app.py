@@ -41,8 +41,11 @@ def create_app(state: EmulatorState) -> web.Application:
     app[STATE] = state
     cgi = "/cgi-bin/ajax"
     routes = [
-        ("jsoc_info", jsoc_info), ("jsoc_fetch", jsoc_fetch), ("show_series", show_series),
-        ("showextseries", showextseries), ("checkAddress.sh", check_address),
+        ("jsoc_info", jsoc_info),
+        ("jsoc_fetch", jsoc_fetch),
+        ("show_series", show_series),
+        ("showextseries", showextseries),
+        ("checkAddress.sh", check_address),
     ]
     for name, handler in routes:
         app.router.add_route("GET", f"{cgi}/{name}", handler)

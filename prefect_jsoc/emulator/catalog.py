@@ -204,8 +204,15 @@ class SeriesDef:
 # printf formats of the keywords the emulator computes, matching what jsoc_info prints for them
 # (e.g. CRPIX1 '2061.370117', DSUN_OBS '147096672338.47', DATAMEAN '27.9984', PERCENTD '100.00').
 _FORMATS = {
-    "QUALITY": "0x%08x", "QUALLEV0": "0x%08x", "QUALLEV1": "0x%08x", "CALVER64": "0x%016x",
-    "DSUN_OBS": "%.2f", "DATAMEAN": "%.4f", "PERCENTD": "%.2f", "USFLUX": "%.6e", "TOTUSJZ": "%.6e",
+    "QUALITY": "0x%08x",
+    "QUALLEV0": "0x%08x",
+    "QUALLEV1": "0x%08x",
+    "CALVER64": "0x%016x",
+    "DSUN_OBS": "%.2f",
+    "DATAMEAN": "%.4f",
+    "PERCENTD": "%.2f",
+    "USFLUX": "%.6e",
+    "TOTUSJZ": "%.6e",
 }
 _TIME_DECIMALS = {"T_REC": 0, "DATE": 0}
 
@@ -229,12 +236,24 @@ def _keyword(row: tuple, segment_names: set[str]) -> KeywordDef:
     base = name.rsplit("_", 1)[0]
     # Per-segment compression and scaling keywords vary per record in DRMS but are the same
     # for every record of a series, so they are served as their defaults.
-    fixed = recscope == "constant" or name.startswith("cparms_sg") or (
-        base in segment_names and name.endswith(("_bzero", "_bscale")))
+    fixed = (
+        recscope == "constant"
+        or name.startswith("cparms_sg")
+        or (base in segment_names and name.endswith(("_bzero", "_bscale")))
+    )
     fmt = _FORMATS.get(name, "%d" if type_ in ("char", "short", "int", "longlong") else "%f")
-    return KeywordDef(name, type_, recscope, defval, units, note, linkinfo,
-                      value=_typed(type_, defval) if fixed else None, fmt=fmt,
-                      decimals=_TIME_DECIMALS.get(name, 2))
+    return KeywordDef(
+        name,
+        type_,
+        recscope,
+        defval,
+        units,
+        note,
+        linkinfo,
+        value=_typed(type_, defval) if fixed else None,
+        fmt=fmt,
+        decimals=_TIME_DECIMALS.get(name, 2),
+    )
 
 
 def _segments(data: ModuleType, keywords: tuple[KeywordDef, ...]) -> tuple[SegmentDef, ...]:
@@ -243,14 +262,20 @@ def _segments(data: ModuleType, keywords: tuple[KeywordDef, ...]) -> tuple[Segme
     for i, (name, type_, units, protocol, dims, note) in enumerate(data.SEGMENTS):
         bzero, bscale = by_name.get(f"{name}_bzero"), by_name.get(f"{name}_bscale")
         cparms = by_name.get(f"cparms_sg{i:03d}")
-        link = protocol[len("link via "):] if protocol.startswith("link via ") else None
-        out.append(SegmentDef(
-            name, type_, units or "", note, link,
-            bzero=float(bzero.value) if bzero is not None and bzero.value is not None else 0.0,
-            bscale=float(bscale.value) if bscale is not None and bscale.value is not None else 1.0,
-            cparms=str(cparms.defval) if cparms is not None else "compress Rice",
-            variable_dims=bool(dims) and str(dims).startswith("VAR"),
-        ))
+        link = protocol[len("link via ") :] if protocol.startswith("link via ") else None
+        out.append(
+            SegmentDef(
+                name,
+                type_,
+                units or "",
+                note,
+                link,
+                bzero=float(bzero.value) if bzero is not None and bzero.value is not None else 0.0,
+                bscale=float(bscale.value) if bscale is not None and bscale.value is not None else 1.0,
+                cparms=str(cparms.defval) if cparms is not None else "compress Rice",
+                variable_dims=bool(dims) and str(dims).startswith("VAR"),
+            )
+        )
     return tuple(out)
 
 
@@ -276,15 +301,34 @@ def _build(recipe: _Recipe) -> SeriesDef:
     time_name, _, step_text = next(p for p in data.PRIMEKEYSINFO if p[1])
     other_key = next(name for name, slotted, _ in data.PRIMEKEYSINFO if not slotted)
     iso = next(k for k in keywords if k.name == time_name).units == "ISO"
-    time_key = TimeKeyDef(time_name, recipe.epoch, float(step_text), step_text,
-                          unit="UTC" if iso else "TAI", style="iso" if iso else "drms")
+    time_key = TimeKeyDef(
+        time_name,
+        recipe.epoch,
+        float(step_text),
+        step_text,
+        unit="UTC" if iso else "TAI",
+        style="iso" if iso else "drms",
+    )
     return SeriesDef(
-        name=recipe.name, note=data.NOTE, primekeys=primekeys, time_key=time_key, other_key=other_key,
-        other_values=recipe.other_values, keywords=keywords, segments=_segments(data, keywords),
-        links=tuple(LinkDef(*row) for row in data.LINKS), dbindex=tuple(data.DBINDEX),
-        first=recipe.first, last=recipe.last, sunum_base=recipe.sunum_base, unitsize=data.UNITSIZE,
-        retention=data.RETENTION, stagingretention=data.STAGINGRETENTION, tapegroup=data.TAPEGROUP,
-        archive=data.ARCHIVE, params=recipe.params,
+        name=recipe.name,
+        note=data.NOTE,
+        primekeys=primekeys,
+        time_key=time_key,
+        other_key=other_key,
+        other_values=recipe.other_values,
+        keywords=keywords,
+        segments=_segments(data, keywords),
+        links=tuple(LinkDef(*row) for row in data.LINKS),
+        dbindex=tuple(data.DBINDEX),
+        first=recipe.first,
+        last=recipe.last,
+        sunum_base=recipe.sunum_base,
+        unitsize=data.UNITSIZE,
+        retention=data.RETENTION,
+        stagingretention=data.STAGINGRETENTION,
+        tapegroup=data.TAPEGROUP,
+        archive=data.ARCHIVE,
+        params=recipe.params,
     )
 
 
@@ -296,27 +340,65 @@ _AIA_SPAN = {"first": tai_from_calendar(2010, 5, 13), "last": tai_from_calendar(
 
 
 def _hmi(instrume: str, camera: int) -> dict:
-    return {"instrument": "HMI", "instrume": instrume, "camera": camera, "exptime": 0.115, "crota2": 180.08,
-            "center": 2048.5, "cdelt": 0.504273}
+    return {
+        "instrument": "HMI",
+        "instrume": instrume,
+        "camera": camera,
+        "exptime": 0.115,
+        "crota2": 180.08,
+        "center": 2048.5,
+        "cdelt": 0.504273,
+    }
 
 
 # Storage-unit ranges must not overlap: aia.lev1_euv_12s alone has about 290 million records,
 # one per storage unit, as on JSOC.
 _RECIPES = (
-    _Recipe("hmi_m_45s", "hmi.M_45s", (2,), _HMI_EPOCH, **_HMI_SPAN, sunum_base=300_000_000,
-            params=_hmi("HMI_FRONT2", 2)),
-    _Recipe("hmi_v_45s", "hmi.V_45s", (2,), _HMI_EPOCH, **_HMI_SPAN, sunum_base=310_000_000,
-            params=_hmi("HMI_FRONT2", 2)),
-    _Recipe("hmi_ic_45s", "hmi.Ic_45s", (2,), _HMI_EPOCH, **_HMI_SPAN, sunum_base=320_000_000,
-            params=_hmi("HMI_FRONT2", 2)),
-    _Recipe("hmi_m_720s", "hmi.M_720s", (3,), _HMI_EPOCH, **_HMI_SPAN, sunum_base=330_000_000,
-            params=_hmi("HMI_COMBINED", 3)),
-    _Recipe("hmi_sharp_720s", "hmi.sharp_720s", None, _HMI_EPOCH, **_HMI_SPAN, sunum_base=340_000_000,
-            params={**_hmi("HMI_COMBINED", 3), "center": 120.5, "cdelt": 0.504}),
-    _Recipe("aia_lev1_euv_12s", "aia.lev1_euv_12s", AIA_EUV_WAVELENGTHS, _AIA_EPOCH, **_AIA_SPAN,
-            sunum_base=400_000_000, params={"instrument": "AIA", "crota2": 0.01, "center": 2048.5, "cdelt": 0.6}),
-    _Recipe("aia_lev1_uv_24s", "aia.lev1_uv_24s", AIA_UV_WAVELENGTHS, _AIA_EPOCH, **_AIA_SPAN,
-            sunum_base=700_000_000, params={"instrument": "AIA", "crota2": 0.01, "center": 2048.5, "cdelt": 0.6}),
+    _Recipe(
+        "hmi_m_45s", "hmi.M_45s", (2,), _HMI_EPOCH, **_HMI_SPAN, sunum_base=300_000_000, params=_hmi("HMI_FRONT2", 2)
+    ),
+    _Recipe(
+        "hmi_v_45s", "hmi.V_45s", (2,), _HMI_EPOCH, **_HMI_SPAN, sunum_base=310_000_000, params=_hmi("HMI_FRONT2", 2)
+    ),
+    _Recipe(
+        "hmi_ic_45s", "hmi.Ic_45s", (2,), _HMI_EPOCH, **_HMI_SPAN, sunum_base=320_000_000, params=_hmi("HMI_FRONT2", 2)
+    ),
+    _Recipe(
+        "hmi_m_720s",
+        "hmi.M_720s",
+        (3,),
+        _HMI_EPOCH,
+        **_HMI_SPAN,
+        sunum_base=330_000_000,
+        params=_hmi("HMI_COMBINED", 3),
+    ),
+    _Recipe(
+        "hmi_sharp_720s",
+        "hmi.sharp_720s",
+        None,
+        _HMI_EPOCH,
+        **_HMI_SPAN,
+        sunum_base=340_000_000,
+        params={**_hmi("HMI_COMBINED", 3), "center": 120.5, "cdelt": 0.504},
+    ),
+    _Recipe(
+        "aia_lev1_euv_12s",
+        "aia.lev1_euv_12s",
+        AIA_EUV_WAVELENGTHS,
+        _AIA_EPOCH,
+        **_AIA_SPAN,
+        sunum_base=400_000_000,
+        params={"instrument": "AIA", "crota2": 0.01, "center": 2048.5, "cdelt": 0.6},
+    ),
+    _Recipe(
+        "aia_lev1_uv_24s",
+        "aia.lev1_uv_24s",
+        AIA_UV_WAVELENGTHS,
+        _AIA_EPOCH,
+        **_AIA_SPAN,
+        sunum_base=700_000_000,
+        params={"instrument": "AIA", "crota2": 0.01, "center": 2048.5, "cdelt": 0.6},
+    ),
 )
 
 _SERIES: tuple[SeriesDef, ...] = tuple(_build(r) for r in _RECIPES)
@@ -344,4 +426,3 @@ def series_by_sunum(sunum: int) -> SeriesDef | None:
         if s.sunum_base <= sunum < end:
             return s
     return None
-

@@ -38,8 +38,11 @@ async def request_params(request: web.Request) -> dict[str, str]:
     return params
 
 
-async def _cgi_faults(state: EmulatorState, name: str, op: str | None = None,
-                      ) -> tuple[dict[str, Any], web.Response | None]:
+async def _cgi_faults(
+    state: EmulatorState,
+    name: str,
+    op: str | None = None,
+) -> tuple[dict[str, Any], web.Response | None]:
     """Count and log the call, and inject latency, throttling and HTTP 500 as configured.
 
     Returns:

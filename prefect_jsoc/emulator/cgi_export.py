@@ -34,9 +34,14 @@ async def jsoc_fetch(request: web.Request) -> web.Response:
         reply = {"status": 4, "error": "Re-Export requests temporarily disabled."}
     else:
         reply = {"status": 4, "error": f"jsoc_fetch: invalid operation '{op}'"}
-    entry.update(status=int(reply["status"]), requestid=reply.get("requestid") or params.get("requestid") or None,
-                 email=note.get("email"), email_digest=note.get("email_digest"),
-                 completes_at=note.get("completes_at"), t_reply=time.time())
+    entry.update(
+        status=int(reply["status"]),
+        requestid=reply.get("requestid") or params.get("requestid") or None,
+        email=note.get("email"),
+        email_digest=note.get("email_digest"),
+        completes_at=note.get("completes_at"),
+        t_reply=time.time(),
+    )
     if "outcome" in note:
         entry["outcome"] = note["outcome"]
     return json_reply(reply)

@@ -13,8 +13,16 @@ __all__ = ["EmulatorConfig", "HOSTILE_FILENAMES", "RUNTIME_KNOBS", "WRONG_LENGTH
 HOSTILE_FILENAMES = ("dotdot", "absolute", "control")
 #: Values of :attr:`EmulatorConfig.wrong_length`.
 WRONG_LENGTHS = ("short", "long", "index")
-_RATES = ("fail_rate", "status4_rate", "throttle_rate", "truncate_rate", "drop_rate", "bad_json_rate",
-          "non_fits_rate", "stall_downloads")
+_RATES = (
+    "fail_rate",
+    "status4_rate",
+    "throttle_rate",
+    "truncate_rate",
+    "drop_rate",
+    "bad_json_rate",
+    "non_fits_rate",
+    "stall_downloads",
+)
 
 
 @dataclass(frozen=True)
@@ -101,11 +109,14 @@ class EmulatorConfig:
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}.")
         if self.hostile_filenames is not None and self.hostile_filenames not in HOSTILE_FILENAMES:
-            raise ValueError(f"hostile_filenames must be None or one of {', '.join(HOSTILE_FILENAMES)}, "
-                             f"got {self.hostile_filenames!r}.")
+            raise ValueError(
+                f"hostile_filenames must be None or one of {', '.join(HOSTILE_FILENAMES)}, "
+                f"got {self.hostile_filenames!r}."
+            )
         if self.wrong_length is not None and self.wrong_length not in WRONG_LENGTHS:
-            raise ValueError(f"wrong_length must be None or one of {', '.join(WRONG_LENGTHS)}, "
-                             f"got {self.wrong_length!r}.")
+            raise ValueError(
+                f"wrong_length must be None or one of {', '.join(WRONG_LENGTHS)}, got {self.wrong_length!r}."
+            )
         if self.file_size < 512:
             raise ValueError(f"file_size must be at least 512 bytes, got {self.file_size}.")
         if self.bandwidth is not None and self.bandwidth <= 0:
@@ -129,6 +140,4 @@ class EmulatorConfig:
         return {name: getattr(self, name) for name in RUNTIME_KNOBS}
 
 
-RUNTIME_KNOBS = tuple(
-    f.name for f in dataclasses.fields(EmulatorConfig) if f.name not in ("host", "port", "data_dir")
-)
+RUNTIME_KNOBS = tuple(f.name for f in dataclasses.fields(EmulatorConfig) if f.name not in ("host", "port", "data_dir"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .config import EmulatorConfig
@@ -22,12 +22,20 @@ def index_document(e: Export, files: list[ExportFile], cfg: EmulatorConfig, stat
         cfg: The current settings; ``hostile_filenames`` and ``wrong_length="index"`` falsify the rows.
         stats: Where an injected fault is counted.
     """
-    exptime = datetime.fromtimestamp(e.completes_at, tz=timezone.utc).strftime("%Y.%m.%d_%H:%M:%S_UT")
+    exptime = datetime.fromtimestamp(e.completes_at, tz=UTC).strftime("%Y.%m.%d_%H:%M:%S_UT")
     doc: dict[str, Any] = {
-        "version": "1", "requestid": e.request_id, "method": e.method, "protocol": e.protocol,
-        "wait": "0", "count": str(len(files)), "size": str(e.size_mb), "exptime": exptime,
-        "dir": e.dir, "status": "0",
-        "keywords": "**IN FITS FILES**" if protocol_kind(e.protocol) == "fits"
+        "version": "1",
+        "requestid": e.request_id,
+        "method": e.method,
+        "protocol": e.protocol,
+        "wait": "0",
+        "count": str(len(files)),
+        "size": str(e.size_mb),
+        "exptime": exptime,
+        "dir": e.dir,
+        "status": "0",
+        "keywords": "**IN FITS FILES**"
+        if protocol_kind(e.protocol) == "fits"
         else f"{e.dir}/{e.request_id}.keywords.txt",
     }
     if e.is_tar:
@@ -53,4 +61,3 @@ def _hostile(name: str, mode: str | None) -> str:
         stem, dot, ext = name.rpartition(".")
         return f"{stem}\n\x1b[2K{dot}{ext}" if dot else f"{name}\n\x1b[2K"
     return name
-

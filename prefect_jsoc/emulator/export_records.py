@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .catalog import SegmentDef, SeriesDef
 from .record_selection import RecordSet
-from .records import Record, keyword_string, record_name, recnum
+from .records import Record, keyword_string, recnum, record_name
 
 __all__ = [
     "DEFAULT_FILENAMEFMT",
@@ -48,7 +48,7 @@ class IdAllocator:
 
     def next(self, now: float) -> tuple[str, int]:
         """A new ``(request_id, export storage-unit number)`` pair."""
-        moment = datetime.fromtimestamp(now, tz=timezone.utc)
+        moment = datetime.fromtimestamp(now, tz=UTC)
         day = moment.strftime("%Y%m%d")
         floor = int((moment.hour * 3600 + moment.minute * 60 + moment.second + moment.microsecond / 1e6) * 10)
         with self._lock:

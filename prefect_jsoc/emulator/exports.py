@@ -42,7 +42,7 @@ from .export_records import (
 from .faults import FaultInjector
 from .fitsfiles import sums_file_size
 from .record_selection import RecordSet
-from .records import record_name, recnum, sums_dir
+from .records import recnum, record_name, sums_dir
 from .recordset import RecordSetError, parse_recordset
 from .stats import Stats, email_digest
 
@@ -64,8 +64,14 @@ class ExportManager:
         clock: Wall-clock source, replaceable in tests.
     """
 
-    def __init__(self, config: Callable[[], EmulatorConfig], stats: Stats, ids: IdAllocator,
-                 faults: FaultInjector | None = None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        config: Callable[[], EmulatorConfig],
+        stats: Stats,
+        ids: IdAllocator,
+        faults: FaultInjector | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._config = config
         self._stats = stats
         self._faults = faults or FaultInjector(0)
@@ -87,7 +93,8 @@ class ExportManager:
 
     def _pending(self, now: float, *, email: str | None = None, ip: str | None = None) -> list[Export]:
         return [
-            e for e in self._exports.values()
+            e
+            for e in self._exports.values()
             if now < e.completes_at
             and (email is None or e.email.lower() == email.lower())
             and (ip is None or e.ip == ip)
@@ -126,8 +133,14 @@ class ExportManager:
         with self._lock:
             reply, outcome, export = self._request(params, ip)
             if outcome == "created" and export is not None:
-                self._stats.created(export.request_id, export.email, export.submitted, export.completes_at,
-                                    export.rcount, export.size_mb)
+                self._stats.created(
+                    export.request_id,
+                    export.email,
+                    export.submitted,
+                    export.completes_at,
+                    export.rcount,
+                    export.size_mb,
+                )
             elif outcome == "duplicate" and export is not None:
                 self._stats.duplicate(export.request_id, params.get("notify", "").strip())
         self._stats.status_reply("exp_request", int(reply["status"]))
@@ -149,29 +162,57 @@ class ExportManager:
         now = self._clock()
         notify = params.get("notify", "").strip()
         if not notify:
-            return {"status": 4, "error": "Email address for notification was not specfied. It is required."}, \
-                "refused", None
+            return (
+                {"status": 4, "error": "Email address for notification was not specfied. It is required."},
+                "refused",
+                None,
+            )
         if not self.is_registered(notify):
-            return {"status": 4, "error": "Cannot process your request. email address has been neither validated "
-                    "nor registered"}, "refused", None
+            return (
+                {
+                    "status": 4,
+                    "error": "Cannot process your request. email address has been neither validated nor registered",
+                },
+                "refused",
+                None,
+            )
         waiting = self._pending(now, email=notify)
         if len(waiting) >= cfg.max_pending_per_email:
             ids = ",".join(e.request_id for e in waiting)
-            return {"status": 7, "error": (
-                f"User {notify} has {len(waiting)} pending export requests ({ids}); please wait until at "
-                "least one request has completed before submitting a new one.")}, "refused", None
+            return (
+                {
+                    "status": 7,
+                    "error": (
+                        f"User {notify} has {len(waiting)} pending export requests ({ids}); please wait until at "
+                        "least one request has completed before submitting a new one."
+                    ),
+                },
+                "refused",
+                None,
+            )
         if len(self._pending(now, ip=ip)) >= cfg.max_pending_per_ip:
-            return {"status": 7, "error": (
-                f"There are too many requests from {notify}; please wait until one or more requests have "
-                "completed before submitting a new one.")}, "refused", None
+            return (
+                {
+                    "status": 7,
+                    "error": (
+                        f"There are too many requests from {notify}; please wait until one or more requests have "
+                        "completed before submitting a new one."
+                    ),
+                },
+                "refused",
+                None,
+            )
         method = params.get("method", "url").strip().lower() or "url"
         protocol = params.get("protocol", "as-is").strip() or "as-is"
         kind = protocol_kind(protocol)
         if method not in ("url_quick", "url", "url-tar"):
             return {"status": 4, "error": f"Export method '{method}' is not supported."}, "refused", None
         if kind is None:
-            return {"status": 4, "error": f"Export protocol '{protocol}' is not supported by this server."}, \
-                "refused", None
+            return (
+                {"status": 4, "error": f"Export protocol '{protocol}' is not supported by this server."},
+                "refused",
+                None,
+            )
         ds = params.get("ds", "").strip()
         try:
             rs = parse_recordset(ds)
@@ -181,58 +222,123 @@ class ExportManager:
         limit = _process_limit(process)
         count = rs.count(limit)
         if count > cfg.max_export_records:
-            return {"status": 4, "error": f"Can not open RecordSet {count} is too many records in one request."}, \
-                "refused", None
+            return (
+                {"status": 4, "error": f"Can not open RecordSet {count} is too many records in one request."},
+                "refused",
+                None,
+            )
         if count == 0:
             return {"status": 4, "error": "There are no files in this RecordSet"}, "refused", None
         segments = export_segments(rs)
         size_mb = max(1, math.ceil(count * len(segments) * sums_file_size(cfg.file_size) / 1_048_576))
         if size_mb > cfg.size_limit_mb:
-            return {"requestid": "VOID", "method": method, "protocol": protocol, "wait": 0, "status": 3,
-                    "count": count, "size": size_mb,
-                    "error": f"Request exceeds max byte limit of {int(cfg.size_limit_mb)}MB"}, "refused", None
+            return (
+                {
+                    "requestid": "VOID",
+                    "method": method,
+                    "protocol": protocol,
+                    "wait": 0,
+                    "status": 3,
+                    "count": count,
+                    "size": size_mb,
+                    "error": f"Request exceeds max byte limit of {int(cfg.size_limit_mb)}MB",
+                },
+                "refused",
+                None,
+            )
         if self._faults.roll("status4", cfg.status4_rate):
             self._stats.fault("status4")
             return {"status": 4, "error": "Cant save new export-request hash."}, "refused", None
         staged_method = "url" if method == "url_quick" and kind != "as-is" else method
         digest = _digest(rs, limit, params.get("filenamefmt"), process, protocol, staged_method)
         dup = self._by_digest.get(digest)
-        if (dup is not None and now - dup.submitted < cfg.dedup_window and staged_method != "url_quick"
-                and now < dup.completes_at + cfg.export_retention):
+        if (
+            dup is not None
+            and now - dup.submitted < cfg.dedup_window
+            and staged_method != "url_quick"
+            and now < dup.completes_at + cfg.export_retention
+        ):
             return self._block(dup, 2, now), "duplicate", dup
         if cfg.offline:
             self._stats.fault("offline")
             request_id, _ = self._ids.next(now)
-            return {"status": 25, "requestid": request_id, "method": staged_method, "protocol": protocol,
-                    "wait": 0, "rcount": count, "size": size_mb,
-                    "error": ("One or more data files are offline; please send a request for help to "
-                              f"jsoc@sun.stanford.edu and include this request ID; {request_id}")}, "refused", None
+            return (
+                {
+                    "status": 25,
+                    "requestid": request_id,
+                    "method": staged_method,
+                    "protocol": protocol,
+                    "wait": 0,
+                    "rcount": count,
+                    "size": size_mb,
+                    "error": (
+                        "One or more data files are offline; please send a request for help to "
+                        f"jsoc@sun.stanford.edu and include this request ID; {request_id}"
+                    ),
+                },
+                "refused",
+                None,
+            )
         if staged_method == "url_quick":
             self._stats.submitted(None)
             return self._quick(rs, limit, segments, count, size_mb, protocol), "quick", None
         request_id, sunum = self._ids.next(now)
-        export = Export(request_id, sunum, notify, ip, staged_method, protocol, params.get("filenamefmt"),
-                        process, rs, limit, now, max(0.0, cfg.export_delay), count, size_mb, digest)
+        export = Export(
+            request_id,
+            sunum,
+            notify,
+            ip,
+            staged_method,
+            protocol,
+            params.get("filenamefmt"),
+            process,
+            rs,
+            limit,
+            now,
+            max(0.0, cfg.export_delay),
+            count,
+            size_mb,
+            digest,
+        )
         self._exports[request_id] = export
         self._by_sunum[sunum] = export
         self._by_digest[digest] = export
         self._stats.submitted(len(waiting) + 1, len(self._pending(now)))
         return self._block(export, 2, now), "created", export
 
-    def _quick(self, rs: RecordSet, limit: int, segments: list[SegmentDef], count: int, size_mb: int,
-               protocol: str) -> dict[str, Any]:
+    def _quick(
+        self, rs: RecordSet, limit: int, segments: list[SegmentDef], count: int, size_mb: int, protocol: str
+    ) -> dict[str, Any]:
         s = rs.series
         data = [
             {"record": record_name(s, rec, seg.name), "filename": f"{sums_dir(s, rec)}/{seg.filename}"}
-            for rec in rs.records(limit) for seg in segments
+            for rec in rs.records(limit)
+            for seg in segments
         ]
-        return {"rcount": count, "count": len(data), "size": size_mb, "dir": "", "data": data,
-                "requestid": "", "method": "url_quick", "protocol": protocol, "wait": 0, "status": 0}
+        return {
+            "rcount": count,
+            "count": len(data),
+            "size": size_mb,
+            "dir": "",
+            "data": data,
+            "requestid": "",
+            "method": "url_quick",
+            "protocol": protocol,
+            "wait": 0,
+            "status": 0,
+        }
 
     def _block(self, e: Export, status: int, now: float, **extra: Any) -> dict[str, Any]:
         wait = 999999 if status in (3, 4, 5) else max(0, math.ceil(e.completes_at - now))
-        reply = {"status": status, "requestid": e.request_id, "method": e.method, "protocol": e.protocol,
-                 "wait": wait, "rcount": e.rcount if status == 2 else 0, "size": e.size_mb}
+        reply = {
+            "status": status,
+            "requestid": e.request_id,
+            "method": e.method,
+            "protocol": e.protocol,
+            "wait": wait,
+            "rcount": e.rcount if status == 2 else 0,
+            "size": e.size_mb,
+        }
         reply.update(extra)
         return reply
 
@@ -251,8 +357,7 @@ class ExportManager:
             export = self._exports.get(request_id.strip())
         self._stats.status_reply("exp_status", int(reply["status"]))
         if note is not None and export is not None:
-            note.update(email=export.email, email_digest=email_digest(export.email),
-                        completes_at=export.completes_at)
+            note.update(email=export.email, email_digest=email_digest(export.email), completes_at=export.completes_at)
         return reply
 
     def _status(self, request_id: str) -> dict[str, Any]:
@@ -271,8 +376,9 @@ class ExportManager:
         if now < e.completes_at:
             return self._block(e, 1, now)
         if now >= e.completes_at + cfg.export_retention:
-            return self._block(e, 5, now, error="Request was completed but is now deleted, 7 day limit exceeded",
-                               contact=_CONTACT)
+            return self._block(
+                e, 5, now, error="Request was completed but is now deleted, 7 day limit exceeded", contact=_CONTACT
+            )
         return self.index(e)
 
     def completed(self, e: Export) -> bool:
@@ -305,12 +411,6 @@ def _recordset_error(exc: RecordSetError, ds: str) -> str:
         # drms_record_parserecsetspec_plussegs).
         return f"Bad record-set subset specification '{exc.subset or ds}'.\n"
     return f"Bad record-set query '{ds}'.\n"
-
-
-    s = rs.series
-    if rs.segments:
-        return [s.segment(n) for n in rs.segments]  # type: ignore[misc]
-    return list(s.segments)
 
 
 def _process_limit(process: str) -> int:

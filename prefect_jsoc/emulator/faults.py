@@ -40,8 +40,14 @@ class DownloadPlan:
     @property
     def clean(self) -> bool:
         """True when nothing is injected (the file can be sent with sendfile)."""
-        return (self.truncate_at is None and self.drop_at is None and self.bandwidth is None
-                and self.stall_at is None and not self.non_fits and self.wrong_length is None)
+        return (
+            self.truncate_at is None
+            and self.drop_at is None
+            and self.bandwidth is None
+            and self.stall_at is None
+            and not self.non_fits
+            and self.wrong_length is None
+        )
 
 
 class FaultInjector:

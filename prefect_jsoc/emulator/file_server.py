@@ -76,15 +76,16 @@ async def _resolve_file(state: EmulatorState, request: web.Request) -> Path | No
             return None
         files = await asyncio.to_thread(state.exports.files, export)
         if export.is_tar and name == export.tar_name:
+
             def build() -> Path:
-                members = [(f.filename, _make(state, f.kind, f.series, f.rec, f.segment, cfg.file_size))
-                           for f in files]
+                members = [(f.filename, _make(state, f.kind, f.series, f.rec, f.segment, cfg.file_size)) for f in files]
                 return state.store.tar_file(export.request_id, members)
 
             return await asyncio.to_thread(build)
         if name == f"{export.request_id}.keywords.txt" and files and files[0].kind == "sums":
-            return await asyncio.to_thread(state.store.text_file, export.request_id, name,
-                                           lambda: state.exports.keywords_text(export))
+            return await asyncio.to_thread(
+                state.store.text_file, export.request_id, name, lambda: state.exports.keywords_text(export)
+            )
         item = export.by_name.get(name)
         if item is None:
             return None
@@ -126,11 +127,12 @@ def _not_fits(offset: int, n: int) -> bytes:
     """``n`` bytes of a repeated HTML error text, as if that text filled the file from byte 0."""
     period = len(_NOT_FITS)
     first = offset % period
-    return (_NOT_FITS * ((first + n) // period + 1))[first:first + n]
+    return (_NOT_FITS * ((first + n) // period + 1))[first : first + n]
 
 
-async def _send_with_faults(state: EmulatorState, request: web.Request, path: Path, size: int,
-                            span: tuple[int, int] | None, plan: DownloadPlan) -> web.StreamResponse:
+async def _send_with_faults(
+    state: EmulatorState, request: web.Request, path: Path, size: int, span: tuple[int, int] | None, plan: DownloadPlan
+) -> web.StreamResponse:
     start, end = span if span else (0, size - 1)
     if plan.wrong_length == "short":  # announce and send one FITS block less than the file has
         state.stats.fault("wrong_length")

@@ -27,7 +27,7 @@ import numpy as np
 from astropy.io import fits
 
 from .catalog import SegmentDef, SeriesDef
-from .records import Record, keyword_raw, record_name, recnum
+from .records import Record, keyword_raw, recnum, record_name
 
 __all__ = ["FileStore", "image_shape", "sums_file_size"]
 
@@ -73,7 +73,7 @@ def _image(rows: int, cols: int, seed: int) -> np.ndarray:
         block = row_pattern[None, :] + ((y * 13) % 2048)[:, None] - 2048
         outside = dx2[None, :] + ((y - yc) ** 2)[:, None] > radius2
         block[outside] = -32768
-        image[start:start + len(y)] = block
+        image[start : start + len(y)] = block
     return image
 
 

@@ -44,8 +44,9 @@ def jsoc_emulator_config() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def jsoc_emulator_session(tmp_path_factory: pytest.TempPathFactory,
-                          jsoc_emulator_config: dict[str, Any]) -> Iterator[JsocEmulator]:
+def jsoc_emulator_session(
+    tmp_path_factory: pytest.TempPathFactory, jsoc_emulator_config: dict[str, Any]
+) -> Iterator[JsocEmulator]:
     """One running emulator shared by the whole test session."""
     from .server import JsocEmulator
 

@@ -194,7 +194,7 @@ def _jd(tai: float) -> float:
 
 
 def _doy(tai: float) -> float:
-    return ((_jd(tai) - 2451544.5) % 365.25)
+    return (_jd(tai) - 2451544.5) % 365.25
 
 
 def _carrington(tai: float) -> float:
@@ -206,8 +206,7 @@ def _dsun(tai: float) -> float:
 
 
 _AIA_TELESCOPE = {94: 4, 304: 4, 131: 1, 335: 1, 193: 2, 211: 2, 171: 3, 1600: 3, 1700: 3}
-_AIA_EXPTIME = {94: 2.901, 131: 2.901, 171: 1.999, 193: 2.0, 211: 2.901, 304: 2.901, 335: 2.901,
-                1600: 2.999, 1700: 1.0}
+_AIA_EXPTIME = {94: 2.901, 131: 2.901, 171: 1.999, 193: 2.0, 211: 2.901, 304: 2.901, 335: 2.901, 1600: 2.999, 1700: 1.0}
 
 
 def _quality(series: SeriesDef, rec: Record) -> int:

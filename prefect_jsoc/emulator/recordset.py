@@ -80,19 +80,19 @@ def _split_filters(text: str, start: int) -> tuple[list[str], str | None, int]:
                 end = text.find("?]", i + 2)
                 if end < 0:
                     raise RecordSetError("syntax", "unterminated [? ?] clause")
-                filters.append(text[i + 1:end + 1])
+                filters.append(text[i + 1 : end + 1])
                 i = end + 2
             else:
                 end = text.find("]", i + 1)
                 if end < 0:
                     raise RecordSetError("syntax", "unterminated filter")
-                filters.append(text[i + 1:end])
+                filters.append(text[i + 1 : end])
                 i = end + 1
         elif c == "{" and segs is None:
             end = text.find("}", i + 1)
             if end < 0:
                 raise RecordSetError("syntax", "unterminated segment list")
-            segs = text[i + 1:end]
+            segs = text[i + 1 : end]
             i = end + 1
         else:
             return filters, segs, i
@@ -132,7 +132,7 @@ def _time_item(series: SeriesDef, item: str) -> Progression:
         return (slot(a), slot(a + parse_increment(duration, tk.step)) - 1, step)
     for m in re.finditer("-", body):
         try:
-            a, b = parse_time(body[:m.start()], tk.unit), parse_time(body[m.end():], tk.unit)
+            a, b = parse_time(body[: m.start()], tk.unit), parse_time(body[m.end() :], tk.unit)
         except TimeParseError:
             continue
         return (slot(a), slot(b), step)
@@ -229,15 +229,17 @@ def parse_recordset(text: str) -> RecordSet:
     rest = text[end:].strip()
     subset = text[:end].rstrip()
     if segs is not None:
-        subset = subset[:subset.rfind("{")].rstrip()
+        subset = subset[: subset.rfind("{")].rstrip()
     if rest:
         if rest.startswith(","):
             other = _NAME.match(rest[1:])
             if other and other[1].lower() != series.name.lower():
                 raise RecordSetError(
                     "multi",
-                    f"invalid record-set specification `{text}`; the records must belong to a single "
-                    "data series", name, subset)
+                    f"invalid record-set specification `{text}`; the records must belong to a single data series",
+                    name,
+                    subset,
+                )
         raise RecordSetError("syntax", f"invalid record-set specification `{text}`", name, subset)
     rs = RecordSet(series=series, text=text, filters=filters)
     position = 0  # the prime key an unnamed filter applies to

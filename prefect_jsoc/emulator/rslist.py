@@ -13,20 +13,20 @@ from typing import Any
 
 from .catalog import KeywordDef, SeriesDef
 from .fitsfiles import image_shape, sums_file_size
+from .record_selection import RecordSet
 from .records import (
     Record,
     harp_max,
     harp_span,
     is_modelled,
     keyword_string,
-    record_name,
     recnum,
+    record_name,
     slot_bounds,
     sums_dir,
     sunum_of,
     t_rec,
 )
-from .record_selection import RecordSet
 
 __all__ = ["rs_list_chunks", "rs_summary", "series_struct"]
 
@@ -50,11 +50,27 @@ def series_struct(series: SeriesDef, file_size: int) -> dict[str, Any]:
     segments = []
     for seg in series.segments:
         if seg.link is not None:
-            segments.append({"name": seg.name, "type": seg.type, "units": None,
-                             "protocol": f"link via {seg.link}", "dims": None, "note": seg.note})
+            segments.append(
+                {
+                    "name": seg.name,
+                    "type": seg.type,
+                    "units": None,
+                    "protocol": f"link via {seg.link}",
+                    "dims": None,
+                    "note": seg.note,
+                }
+            )
         else:
-            segments.append({"name": seg.name, "type": seg.type, "units": seg.units, "protocol": "fits",
-                             "dims": "VARxVAR" if seg.variable_dims else f"{cols}x{rows}", "note": seg.note})
+            segments.append(
+                {
+                    "name": seg.name,
+                    "type": seg.type,
+                    "units": seg.units,
+                    "protocol": "fits",
+                    "dims": "VARxVAR" if seg.variable_dims else f"{cols}x{rows}",
+                    "note": seg.note,
+                }
+            )
     pk_info = []
     for pk in series.primekeys:
         if pk == series.time_key.name:
@@ -173,8 +189,16 @@ def expand_keys(series: SeriesDef, keys: list[str]) -> list[str]:
     return out
 
 
-def rs_list_chunks(rs: RecordSet, keys: list[str], segs: list[str], links: list[str], recinfo: bool,
-                   limit: int, file_size: int, started: float) -> Iterator[str]:
+def rs_list_chunks(
+    rs: RecordSet,
+    keys: list[str],
+    segs: list[str],
+    links: list[str],
+    recinfo: bool,
+    limit: int,
+    file_size: int,
+    started: float,
+) -> Iterator[str]:
     """The ``op=rs_list`` document as a sequence of JSON text chunks."""
     series = rs.series
     count = rs.count(limit)
@@ -203,8 +227,12 @@ def rs_list_chunks(rs: RecordSet, keys: list[str], segs: list[str], links: list[
         else:
             fname = seg.filename
             yield from _column(rs, limit, lambda r, f=fname: f"{sums_dir(series, r)}/{f}")
-            extras = {"dims": f"{cols}x{rows}", "cparms": seg.cparms, "bzeros": f"{seg.bzero:g}",
-                      "bscales": f"{seg.bscale:g}"}
+            extras = {
+                "dims": f"{cols}x{rows}",
+                "cparms": seg.cparms,
+                "bzeros": f"{seg.bzero:g}",
+                "bscales": f"{seg.bscale:g}",
+            }
         for key, value in extras.items():
             yield f'],"{key}":['
             yield from _repeat(value, count)

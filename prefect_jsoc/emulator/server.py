@@ -83,8 +83,9 @@ class JsocEmulator:
             return self
         started = threading.Event()
         errors: list[BaseException] = []
-        self._thread = threading.Thread(target=self._run, args=(started, errors), daemon=True,
-                                        name=f"jsoc-emulator-{self._port}")
+        self._thread = threading.Thread(
+            target=self._run, args=(started, errors), daemon=True, name=f"jsoc-emulator-{self._port}"
+        )
         self._thread.start()
         started.wait()
         if errors:
@@ -151,9 +152,12 @@ class JsocEmulator:
     async def _serve(self) -> None:
         if self._state is None:
             self._state = EmulatorState(
-                config=self._config, stats=self._stats, faults=self._faults,
+                config=self._config,
+                stats=self._stats,
+                faults=self._faults,
                 exports=ExportManager(self._current_config, self._stats, self._ids, self._faults),
-                store=self._store, log=self._log,
+                store=self._store,
+                log=self._log,
             )
         sock = socket.socket(socket.AF_INET6 if ":" in self._config.host else socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -164,8 +168,7 @@ class JsocEmulator:
             sock.close()
             raise
         self._port = sock.getsockname()[1]
-        runner = web.AppRunner(create_app(self._state), access_log=None, handle_signals=False,
-                               shutdown_timeout=1.0)
+        runner = web.AppRunner(create_app(self._state), access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         await web.SockSite(runner, sock).start()
         self._runner = runner

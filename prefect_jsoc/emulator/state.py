@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -49,5 +49,5 @@ def log_entry(kind: str, what: str, **fields: Any) -> dict[str, Any]:
     ISO-8601 UTC with milliseconds (``2025-11-25T10:00:00.123Z``).
     """
     now = time.time()
-    at = datetime.fromtimestamp(now, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    at = datetime.fromtimestamp(now, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     return {"t": now, "at": at, "kind": kind, "what": what, "fault": None, **fields}

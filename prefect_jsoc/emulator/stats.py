@@ -78,15 +78,21 @@ class Stats:
             if pending_total is not None:
                 self.max_pending = max(self.max_pending, pending_total)
 
-    def created(self, request_id: str, email: str, submitted_at: float, completes_at: float, rcount: int,
-                size_mb: int) -> None:
+    def created(
+        self, request_id: str, email: str, submitted_at: float, completes_at: float, rcount: int, size_mb: int
+    ) -> None:
         """Record a new staged export under its request id."""
         with self._lock:
             self.exports_created += 1
             digest = email_digest(email)
             self.exports[request_id] = {
-                "email_digest": digest, "requested_by": [digest], "submitted_at": submitted_at,
-                "completes_at": completes_at, "rcount": rcount, "size_mb": size_mb, "duplicates": 0,
+                "email_digest": digest,
+                "requested_by": [digest],
+                "submitted_at": submitted_at,
+                "completes_at": completes_at,
+                "rcount": rcount,
+                "size_mb": size_mb,
+                "duplicates": 0,
             }
 
     def duplicate(self, request_id: str, email: str) -> None:

@@ -30,8 +30,16 @@ _TOKEN = re.compile(
     r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>[-+]?(?:0[xX][0-9a-fA-F]+|\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+))"
     r"|(?P<op><=|>=|<>|!=|==|=|<|>)|(?P<paren>[(),])|(?P<ident>[A-Za-z_][\w.]*))"
 )
-_OPS = {"=": operator.eq, "==": operator.eq, "!=": operator.ne, "<>": operator.ne,
-        "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+_OPS = {
+    "=": operator.eq,
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<>": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 
 
 def _tokenize(text: str) -> list[tuple[str, str]]:
@@ -40,7 +48,7 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if m is None or m.end() == pos:
-            raise WhereError(f"syntax error at or near \"{text[pos:pos + 10]}\"")
+            raise WhereError(f'syntax error at or near "{text[pos : pos + 10]}"')
         kind = m.lastgroup
         tokens.append((kind, m.group(kind)))  # type: ignore[arg-type]
         pos = m.end()
@@ -73,7 +81,7 @@ class _Parser:
     def parse(self) -> Predicate:
         pred = self.expr()
         if self.peek() is not None:
-            raise WhereError(f"syntax error at or near \"{self.peek()[1]}\"")  # type: ignore[index]
+            raise WhereError(f'syntax error at or near "{self.peek()[1]}"')  # type: ignore[index]
         return pred
 
     def expr(self) -> Predicate:
@@ -112,13 +120,14 @@ class _Parser:
     def comparison(self) -> Predicate:
         kind, text = self.take()
         if kind != "ident":
-            raise WhereError(f"syntax error at or near \"{text}\"")
+            raise WhereError(f'syntax error at or near "{text}"')
         if text.lower() == "drms.image_exists":
             self.take()
             self.take()
             self.take()  # ( quality )
-            return lambda s, r: not (keyword_raw(s, r, s.keyword("QUALITY")) or 0) & 0x80000000 \
-                if s.keyword("QUALITY") else True
+            return lambda s, r: (
+                not (keyword_raw(s, r, s.keyword("QUALITY")) or 0) & 0x80000000 if s.keyword("QUALITY") else True
+            )
         kw = self.keyword(text)
         if self.word("IN"):
             if self.take() != ("paren", "("):
@@ -134,7 +143,7 @@ class _Parser:
             return lambda s, r: (v := keyword_raw(s, r, kw)) is not None and v in values
         kind, op = self.take()
         if kind != "op":
-            raise WhereError(f"syntax error at or near \"{op}\"")
+            raise WhereError(f'syntax error at or near "{op}"')
         fn = _OPS[op]
         rtok = self.take()
         if rtok[0] == "ident" and self.series.keyword(rtok[1]) is not None:
@@ -153,7 +162,7 @@ class _Parser:
         if kind == "str":
             text = text[1:-1].replace("''", "'")
         elif kind not in ("num", "ident"):
-            raise WhereError(f"syntax error at or near \"{text}\"")
+            raise WhereError(f'syntax error at or near "{text}"')
         if kw.type == "time":
             try:
                 return parse_time(text, "UTC" if kw.units in ("ISO", "UTC") else "TAI")

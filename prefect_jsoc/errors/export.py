@@ -99,31 +99,59 @@ class LimitUnavailableError(JsocLimitError):
 #: :class:`ExportFailedError`. Status 4 covers several faults, told apart by JSOC's text
 #: (:data:`_STATUS4_BY_TEXT`). ``{what}`` names the export and ``{said}`` quotes JSOC.
 STATUS_ERRORS: dict[int, tuple[type[JsocExportError], str]] = {
-    3: (ExportTooLargeError, "{what} is too large for JSOC (status 3).{said} Split the query into smaller time "
-        "ranges (see prefect_jsoc.split_interval) or request fewer segments."),
-    4: (ExportBadRequestError, "{what} was rejected as a bad request (status 4).{said} Check the query with the "
-        "validate task; if it passes, the server-side export failed and may be retried later."),
-    5: (ExportExpiredError, "{what} has expired (status 5): JSOC deletes export results after 7 days.{said} "
-        "Stage the query again to get a fresh export."),
+    3: (
+        ExportTooLargeError,
+        "{what} is too large for JSOC (status 3).{said} Split the query into smaller time "
+        "ranges (see prefect_jsoc.split_interval) or request fewer segments.",
+    ),
+    4: (
+        ExportBadRequestError,
+        "{what} was rejected as a bad request (status 4).{said} Check the query with the "
+        "validate task; if it passes, the server-side export failed and may be retried later.",
+    ),
+    5: (
+        ExportExpiredError,
+        "{what} has expired (status 5): JSOC deletes export results after 7 days.{said} "
+        "Stage the query again to get a fresh export.",
+    ),
     6: (ExportTransientError, "{what} cannot be located yet (status 6).{said} Polling continues."),
-    7: (ExportLimitReachedError, "{what} was refused because too many exports are pending for this e-mail or "
-        "address (status 7).{said} Wait for pending exports to finish, or lower concurrency."),
+    7: (
+        ExportLimitReachedError,
+        "{what} was refused because too many exports are pending for this e-mail or "
+        "address (status 7).{said} Wait for pending exports to finish, or lower concurrency.",
+    ),
     12: (ExportFailedError, "{what} was made in JSOC's test mode (status 12) and will not run.{said}"),
-    25: (ExportNeedsStaffError, "{what} needs JSOC staff (status 25), usually because the data are on tape.{said} "
-         "Write to jsoc@sun.stanford.edu with the request id."),
-    -1: (ExportFailedError, "{what} was cancelled: its JSOC process was terminated (status -1).{said} "
-         "Stage the query again."),
+    25: (
+        ExportNeedsStaffError,
+        "{what} needs JSOC staff (status 25), usually because the data are on tape.{said} "
+        "Write to jsoc@sun.stanford.edu with the request id.",
+    ),
+    -1: (
+        ExportFailedError,
+        "{what} was cancelled: its JSOC process was terminated (status -1).{said} Stage the query again.",
+    ),
 }
 
 #: Any status not in the table (or no status at all).
-_OTHER_STATUS: tuple[type[JsocExportError], str] = (ExportFailedError, "{what} failed with JSOC status {shown!r}.{said}")
+_OTHER_STATUS: tuple[type[JsocExportError], str] = (
+    ExportFailedError,
+    "{what} failed with JSOC status {shown!r}.{said}",
+)
 
 #: Status 4 replies that are not a bad request, recognised by a fragment of JSOC's text.
 _STATUS4_BY_TEXT: tuple[tuple[str, type[JsocExportError], str], ...] = (
-    ("save new export-request hash", ExportTransientError, "{what} hit JSOC's intermittent status 4.{said} "
-     "This is a known server-side glitch; the request will be retried."),
-    ("invalid export drms record", ExportNotFoundError, "{what} is unknown to the server (status 4), which "
-     "happens when JSOC forgot or purged it.{said} Stage the query again to get a new request."),
+    (
+        "save new export-request hash",
+        ExportTransientError,
+        "{what} hit JSOC's intermittent status 4.{said} "
+        "This is a known server-side glitch; the request will be retried.",
+    ),
+    (
+        "invalid export drms record",
+        ExportNotFoundError,
+        "{what} is unknown to the server (status 4), which "
+        "happens when JSOC forgot or purged it.{said} Stage the query again to get a new request.",
+    ),
 )
 
 
@@ -168,5 +196,6 @@ def export_error_for_status(
     if status == 4:
         low = (server_message or "").lower()
         cls, text = next(((c, t) for part, c, t in _STATUS4_BY_TEXT if part in low), (cls, text))
-    return cls(text.format(what=what, said=said, shown=shown), status=status, request_id=rid,
-               server_message=server_message)
+    return cls(
+        text.format(what=what, said=said, shown=shown), status=status, request_id=rid, server_message=server_message
+    )

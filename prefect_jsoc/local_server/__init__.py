@@ -36,9 +36,9 @@ Modules:
 
 from __future__ import annotations
 
+from prefect_jsoc.errors import LocalServerError
 from prefect_jsoc.local_server.api import api_url_for_this_process, drain_prefect_workers, local_prefect_api
 from prefect_jsoc.local_server.environment import REPOSSESSOR_LOOP_SECONDS, SERVER_ENVIRONMENT, configured_api_url
-from prefect_jsoc.errors import LocalServerError
 from prefect_jsoc.local_server.process import LocalPrefectServer, terminate_running_servers
 
 # The name it had when this package was one module (tests use it).

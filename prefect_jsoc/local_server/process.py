@@ -13,8 +13,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from prefect_jsoc.local_server.environment import default_startup_timeout, server_process_environment
 from prefect_jsoc.errors import LocalServerError
+from prefect_jsoc.local_server.environment import default_startup_timeout, server_process_environment
 from prefect_jsoc.local_server.state_files import LOG_FILE, read_port
 
 __all__ = ["LocalPrefectServer", "terminate_running_servers"]
@@ -84,8 +84,13 @@ class LocalPrefectServer:
         self.state_dir = Path(tempfile.mkdtemp(prefix="prefect-jsoc-server-"))
         env = server_process_environment()
         command = [
-            sys.executable, "-m", "prefect_jsoc.local_server",
-            "--parent-pid", str(os.getpid()), "--state-dir", str(self.state_dir),
+            sys.executable,
+            "-m",
+            "prefect_jsoc.local_server",
+            "--parent-pid",
+            str(os.getpid()),
+            "--state-dir",
+            str(self.state_dir),
         ]
         # The kernel's parent-death signal follows the thread that started the child, so ask for it
         # only from the main thread, which lives as long as the process.

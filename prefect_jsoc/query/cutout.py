@@ -113,7 +113,7 @@ class Cutout(TypedModel):
         t_ref = self.t_ref or default_t_ref
         options: dict[str, Any] = {}
         if t_ref is not None:
-            utc = t_ref.astimezone(dt.timezone.utc)
+            utc = t_ref.astimezone(dt.UTC)
             options["t_ref"] = utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}"
         options.update(
             t=int(not self.tracking),

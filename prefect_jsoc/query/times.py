@@ -43,7 +43,7 @@ __all__ = [
 
 #: Time scales a string or naive datetime may be given in.
 TIME_SCALES = tuple(s for s in Time.SCALES if s != "local")
-_UTC = dt.timezone.utc
+_UTC = dt.UTC
 _TAI_ZERO = Time("2000-01-01T00:00:00", scale="tai")
 _TAI_ZERO_DATE = dt.date(2000, 1, 1)
 #: The two ways JSOC prints a slotted time: DRMS style in TAI, ISO style in UTC.

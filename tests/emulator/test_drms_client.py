@@ -13,8 +13,15 @@ from prefect_jsoc.emulator import JsocEmulator
 
 def test_series_lists_the_catalogue(client: drms.Client) -> None:
     names = client.series()
-    assert {"hmi.M_45s", "hmi.V_45s", "hmi.Ic_45s", "hmi.M_720s", "hmi.sharp_720s", "aia.lev1_euv_12s",
-            "aia.lev1_uv_24s"} <= set(names)
+    assert {
+        "hmi.M_45s",
+        "hmi.V_45s",
+        "hmi.Ic_45s",
+        "hmi.M_720s",
+        "hmi.sharp_720s",
+        "aia.lev1_euv_12s",
+        "aia.lev1_uv_24s",
+    } <= set(names)
     assert names == sorted(names, key=str.lower)
     assert client.series(r"hmi\.m_") == ["hmi.M_45s", "hmi.M_720s"]
     full = client.series("aia", full=True)
@@ -23,8 +30,11 @@ def test_series_lists_the_catalogue(client: drms.Client) -> None:
 
 def test_show_series_without_the_wrapper(emu: JsocEmulator) -> None:
     doc = cgi(emu, "show_series", filter="sharp")
-    assert doc == {"status": 0, "n": 1, "names": [
-        {"name": "hmi.sharp_720s", "primekeys": "HARPNUM, T_REC", "note": doc["names"][0]["note"]}]}
+    assert doc == {
+        "status": 0,
+        "n": 1,
+        "names": [{"name": "hmi.sharp_720s", "primekeys": "HARPNUM, T_REC", "note": doc["names"][0]["note"]}],
+    }
     assert cgi(emu, "show_series", filter="NOT hmi")["n"] == 2
     assert cgi(emu, "show_series", filter="(")["status"] == 1
 
@@ -61,8 +71,9 @@ def test_unknown_series_raises_query_error(client: drms.Client) -> None:
 
 
 def test_query_keys_and_segments(client: drms.Client) -> None:
-    keys, segs = client.query("hmi.m_45s[2014.01.01_00:00:00_TAI/3m]",
-                              key="T_REC,QUALITY,DATAMEAN,CAR_ROT", seg="magnetogram")
+    keys, segs = client.query(
+        "hmi.m_45s[2014.01.01_00:00:00_TAI/3m]", key="T_REC,QUALITY,DATAMEAN,CAR_ROT", seg="magnetogram"
+    )
     assert list(keys.T_REC) == [f"2014.01.01_00:0{m}_TAI" for m in ("0:00", "0:45", "1:30", "2:15")]
     assert keys.DATAMEAN.dtype == np.float64 and keys.DATAMEAN.notna().all()
     assert set(keys.CAR_ROT) == {2145}
@@ -79,8 +90,16 @@ def test_query_pkeys_rec_index_and_limit(client: drms.Client) -> None:
 
 
 def test_rs_list_json_types(emu: JsocEmulator) -> None:
-    doc = cgi(emu, "jsoc_info", op="rs_list", ds="hmi.m_45s[2014.01.01_00:00:00_TAI/90s]",
-              key="T_REC,QUALITY,*recnum*,*size*,*online*,NOPE", seg="magnetogram,nope", link="nolink", R="1")
+    doc = cgi(
+        emu,
+        "jsoc_info",
+        op="rs_list",
+        ds="hmi.m_45s[2014.01.01_00:00:00_TAI/90s]",
+        key="T_REC,QUALITY,*recnum*,*size*,*online*,NOPE",
+        seg="magnetogram,nope",
+        link="nolink",
+        R="1",
+    )
     assert doc["status"] == 0 and doc["count"] == 2 and isinstance(doc["runtime"], float)
     values = {k["name"]: k["values"] for k in doc["keywords"]}
     assert values["T_REC"] == ["2014.01.01_00:00:00_TAI", "2014.01.01_00:00:45_TAI"]
@@ -120,8 +139,10 @@ def test_rs_summary_and_errors(emu: JsocEmulator) -> None:
     assert doc["count"] == 81 and doc["status"] == 0
     bad = cgi(emu, "jsoc_info", op="rs_list", ds="hmi.m_45s[2014", key="T_REC")
     assert bad == {"status": 1, "error": "invalid record-set specification `hmi.m_45s[2014`"}
-    assert cgi(emu, "jsoc_info", op="rs_list", ds="hmi.m_45s[2014.01.01][? NOPE=1 ?]", key="T_REC") == \
-        {"status": 1, "error": "problem with database query"}
+    assert cgi(emu, "jsoc_info", op="rs_list", ds="hmi.m_45s[2014.01.01][? NOPE=1 ?]", key="T_REC") == {
+        "status": 1,
+        "error": "problem with database query",
+    }
     assert cgi(emu, "jsoc_info", op="rs_list", ds="hmi.m_45s[2014.01.01]{nope}", key="T_REC")["status"] == 1
 
 
@@ -136,7 +157,10 @@ def test_check_email(client: drms.Client, emu: JsocEmulator) -> None:
     # drms quotes the address once more before urlencoding: the server must unquote twice.
     assert cgi(emu, "checkAddress.sh", address="a%2Bb%40example.com", checkonly=1)["status"] == 2
     assert cgi(emu, "checkAddress.sh", address="x@nowhere.net", checkonly=1) == {
-        "status": 4, "msg": "email address has been neither validated nor registered", "user_id": -1}
+        "status": 4,
+        "msg": "email address has been neither validated nor registered",
+        "user_id": -1,
+    }
     assert cgi(emu, "checkAddress.sh", checkonly=1)["status"] == -2
 
 

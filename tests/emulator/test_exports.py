@@ -38,7 +38,8 @@ def test_url_quick_as_is_answers_at_once(client: drms.Client, emu: JsocEmulator,
     assert d["data"][0]["filename"].startswith("/SUM") and d["data"][0]["filename"].endswith("/magnetogram.fits")
     res = req.download(str(tmp_path))
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        f"hmi.m_45s.20140101_{t}_TAI.2.magnetogram.fits" for t in ("000000", "000045", "000130")]
+        f"hmi.m_45s.20140101_{t}_TAI.2.magnetogram.fits" for t in ("000000", "000045", "000130")
+    ]
     with fits.open(res.download[0]) as hdul:
         assert hdul[0].data.shape == image_shape(emu.config.file_size) and "TELESCOP" not in hdul[0].header
     stats = emu.stats()
@@ -60,8 +61,10 @@ def test_url_fits_is_staged_then_ready(client: drms.Client, emu: JsocEmulator, t
     done = exp_status(emu, req.id)
     assert done["status"] == "0" and done["count"] == "3" and done["size"] == "1" and done["method"] == "url"
     assert done["keywords"] == "**IN FITS FILES**" and done["dir"].startswith("/SUM")
-    assert done["data"][0] == {"record": "hmi.M_45s[2014.01.01_00:00:00_TAI][2]",
-                               "filename": "hmi.m_45s.20140101_000000_TAI.2.magnetogram.fits"}
+    assert done["data"][0] == {
+        "record": "hmi.M_45s[2014.01.01_00:00:00_TAI][2]",
+        "filename": "hmi.m_45s.20140101_000000_TAI.2.magnetogram.fits",
+    }
     res = req.download(str(tmp_path))
     with fits.open(res.download[1]) as hdul:
         header = hdul[0].header
@@ -75,11 +78,17 @@ def test_url_fits_is_staged_then_ready(client: drms.Client, emu: JsocEmulator, t
 
 
 def test_staged_as_is_and_filenamefmt(client: drms.Client, emu: JsocEmulator, tmp_path: Path) -> None:
-    req = client.export("aia.lev1_euv_12s[2014-01-01T00:00:01Z][171,304]{image}", method="url",
-                        protocol="as-is", filenamefmt="{seriesname}.{T_REC:A}.{WAVELNTH}.{segment}")
+    req = client.export(
+        "aia.lev1_euv_12s[2014-01-01T00:00:01Z][171,304]{image}",
+        method="url",
+        protocol="as-is",
+        filenamefmt="{seriesname}.{T_REC:A}.{WAVELNTH}.{segment}",
+    )
     assert req.wait(timeout=10, sleep=0.1)
-    assert list(req.data.filename) == ["aia.lev1_euv_12s.2014-01-01T000001Z.171.image_lev1.fits",
-                                       "aia.lev1_euv_12s.2014-01-01T000001Z.304.image_lev1.fits"]
+    assert list(req.data.filename) == [
+        "aia.lev1_euv_12s.2014-01-01T000001Z.171.image_lev1.fits",
+        "aia.lev1_euv_12s.2014-01-01T000001Z.304.image_lev1.fits",
+    ]
     assert req.data.record[0] == "aia.lev1_euv_12s[2014-01-01T00:00:01Z][171]{image}"
     assert req.keywords == f"{req.dir}/{req.id}.keywords.txt"
     status, _, body = fetch(emu.url + req.keywords.lstrip("/"))
@@ -92,8 +101,9 @@ def test_staged_as_is_and_filenamefmt(client: drms.Client, emu: JsocEmulator, tm
 
 
 def test_url_tar_produces_one_tar(client: drms.Client, emu: JsocEmulator, tmp_path: Path) -> None:
-    req = client.export("hmi.sharp_720s[4864][2014.11.30_00:00:00_TAI/24m]{magnetogram,bitmap}",
-                        method="url-tar", protocol="fits")
+    req = client.export(
+        "hmi.sharp_720s[4864][2014.11.30_00:00:00_TAI/24m]{magnetogram,bitmap}", method="url-tar", protocol="fits"
+    )
     assert req.wait(timeout=10, sleep=0.1)
     assert req.tarfile == f"{req.dir}/{req.id}.tar"
     res = req.download(str(tmp_path))
@@ -119,9 +129,13 @@ def test_second_pending_export_per_email_gets_status_7(emu: JsocEmulator) -> Non
     emu.configure(export_delay=30)
     first = exp_request(emu)
     second = exp_request(emu, ds="hmi.v_45s[2014.01.01/1m]")
-    assert second == {"status": 7, "error": (
-        f"User {EMAIL} has 1 pending export requests ({first['requestid']}); please wait until at least one "
-        "request has completed before submitting a new one.")}
+    assert second == {
+        "status": 7,
+        "error": (
+            f"User {EMAIL} has 1 pending export requests ({first['requestid']}); please wait until at least one "
+            "request has completed before submitting a new one."
+        ),
+    }
     assert exp_request(emu, notify="other@example.com", ds="hmi.v_45s[2014.01.01/1m]")["status"] == 2
     emu.configure(max_pending_per_email=2)
     assert exp_request(emu, ds="hmi.ic_45s[2014.01.01/1m]")["status"] == 2
@@ -150,20 +164,25 @@ def test_too_large_export_gets_status_3_without_making_files(emu: JsocEmulator, 
 
 def test_bad_requests_get_status_4(emu: JsocEmulator) -> None:
     assert exp_request(emu, ds="hmi.nope[2014.01.01]") == {
-        "status": 4, "error": "Cannot export series 'hmi.nope' - it does not exist.\n"}
+        "status": 4,
+        "error": "Cannot export series 'hmi.nope' - it does not exist.\n",
+    }
     assert exp_request(emu, ds="hmi.m_45s[2014") == {"status": 4, "error": "Bad record-set query 'hmi.m_45s[2014'.\n"}
     assert exp_request(emu, notify="x@nowhere.net")["error"].startswith("Cannot process your request.")
-    assert exp_request(emu, notify="")["error"] == \
-        "Email address for notification was not specfied. It is required."
+    assert exp_request(emu, notify="")["error"] == "Email address for notification was not specfied. It is required."
     emu.configure(max_export_records=10)
-    assert exp_request(emu, ds="hmi.m_45s[2014.01.01/1h]")["error"] == \
-        "Can not open RecordSet 80 is too many records in one request."
+    assert (
+        exp_request(emu, ds="hmi.m_45s[2014.01.01/1h]")["error"]
+        == "Can not open RecordSet 80 is too many records in one request."
+    )
     assert exp_request(emu, method="url", protocol="jpg")["status"] == 4
 
 
 def test_exp_status_errors(emu: JsocEmulator) -> None:
     assert exp_status(emu, "JSOC_20200101_999") == {
-        "status": 4, "error": "invalid export DRMS record for ID `%s`JSOC_20200101_999"}
+        "status": 4,
+        "error": "invalid export DRMS record for ID `%s`JSOC_20200101_999",
+    }
     assert exp_status(emu, "garbage") == {"status": 4, "error": "Bad RequestID 'garbage' provided."}
     assert exp_status(emu, "") == {"status": 4, "error": "RequestID must be provided"}
 
@@ -212,10 +231,28 @@ def test_request_ids_survive_restart(emu: JsocEmulator) -> None:
 
 
 def test_processing_is_recorded_on_mod_series(client: drms.Client, emu: JsocEmulator) -> None:
-    req = client.export(DS, method="url", protocol="fits",
-                        process={"im_patch": {"t_ref": "2014-01-01T00:00:00", "t": 0, "r": 0, "c": 0,
-                                              "locunits": "arcsec", "boxunits": "arcsec", "x": 0, "y": 0,
-                                              "width": 100, "height": 100}}, n=2)
+    req = client.export(
+        DS,
+        method="url",
+        protocol="fits",
+        process={
+            "im_patch": {
+                "t_ref": "2014-01-01T00:00:00",
+                "t": 0,
+                "r": 0,
+                "c": 0,
+                "locunits": "arcsec",
+                "boxunits": "arcsec",
+                "x": 0,
+                "y": 0,
+                "width": 100,
+                "height": 100,
+            }
+        },
+        n=2,
+    )
     assert req.wait(timeout=10, sleep=0.1)
-    assert list(req.data.record) == ["hmi.M_45s_mod[2014.01.01_00:00:00_TAI][2]",
-                                     "hmi.M_45s_mod[2014.01.01_00:00:45_TAI][2]"]
+    assert list(req.data.record) == [
+        "hmi.M_45s_mod[2014.01.01_00:00:00_TAI][2]",
+        "hmi.M_45s_mod[2014.01.01_00:00:45_TAI][2]",
+    ]

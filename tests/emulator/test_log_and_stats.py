@@ -19,8 +19,7 @@ OTHER = "other@example.org"
 
 
 def exp_request(emu: JsocEmulator, ds: str = DS, notify: str = EMAIL) -> dict:
-    return cgi(emu, "jsoc_fetch", op="exp_request", format="json", ds=ds, notify=notify, method="url",
-               protocol="fits")
+    return cgi(emu, "jsoc_fetch", op="exp_request", format="json", ds=ds, notify=notify, method="url", protocol="fits")
 
 
 def exp_status(emu: JsocEmulator, request_id: str) -> dict:
@@ -37,8 +36,12 @@ def test_export_calls_are_logged_with_time_op_id_email_and_status(emu: JsocEmula
     refused = exp_request(emu, ds="hmi.v_45s[2014.01.01/1m]")
     wait_until(lambda: int(exp_status(emu, rid)["status"]) == 0)
     request, refusal, *polls = fetch_calls(emu)
-    assert (request["op"], request["status"], request["requestid"], request["outcome"]) == \
-        ("exp_request", 2, rid, "created")
+    assert (request["op"], request["status"], request["requestid"], request["outcome"]) == (
+        "exp_request",
+        2,
+        rid,
+        "created",
+    )
     assert request["email"] == EMAIL and request["email_digest"] == email_digest(EMAIL)
     assert (refusal["status"], refusal["requestid"], refusal["outcome"]) == (7, None, "refused")
     assert refused["status"] == 7
@@ -52,7 +55,7 @@ def test_export_calls_are_logged_with_time_op_id_email_and_status(emu: JsocEmula
     assert request["completes_at"] == polls[-1]["completes_at"] == emu.stats()["exports"][rid]["completes_at"]
     assert request["t"] <= request["completes_at"] - 0.5 <= request["t_reply"]  # accepted between the two
     assert polls[-1]["t"] >= request["completes_at"] > polls[0]["t"]
-    assert json.loads(fetch(f"{emu.url}_emulator/log")[2])[-len(polls):] == polls
+    assert json.loads(fetch(f"{emu.url}_emulator/log")[2])[-len(polls) :] == polls
 
 
 def test_stats_count_created_duplicate_and_refused_exports(emu: JsocEmulator) -> None:

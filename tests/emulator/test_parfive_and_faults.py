@@ -10,8 +10,8 @@ from pathlib import Path
 import drms
 import pytest
 from drms.exceptions import DrmsExportError
-from parfive import Downloader
 from jsoc_test_support import cgi
+from parfive import Downloader
 
 from prefect_jsoc.emulator import JsocEmulator
 from prefect_jsoc.emulator.fitsfiles import sums_file_size

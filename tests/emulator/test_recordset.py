@@ -15,10 +15,10 @@ from prefect_jsoc.emulator.drmstime import format_drms, parse_duration, parse_ti
 from prefect_jsoc.emulator.exports import format_filename
 from prefect_jsoc.emulator.records import (
     keyword_string,
+    recnum,
     record_from_recnum,
     record_from_sums,
     record_name,
-    recnum,
     sums_dir,
 )
 from prefect_jsoc.emulator.recordset import RecordSetError, parse_recordset
@@ -144,8 +144,12 @@ def test_unknown_keyword_in_filter_names_the_column() -> None:
 
 
 def test_count_matches_iteration_and_limits() -> None:
-    for ds in ("hmi.m_45s[2014.01.01/3h@2m]", "aia.lev1_uv_24s[2014.01.01/10m]",
-               "hmi.sharp_720s[][2014.11.29/1d]", "hmi.sharp_720s[4860-4870][2014.11.29/6h@1h]"):
+    for ds in (
+        "hmi.m_45s[2014.01.01/3h@2m]",
+        "aia.lev1_uv_24s[2014.01.01/10m]",
+        "hmi.sharp_720s[][2014.11.29/1d]",
+        "hmi.sharp_720s[4860-4870][2014.11.29/6h@1h]",
+    ):
         rs = parse_recordset(ds)
         assert rs.count() == sum(1 for _ in rs.records())
     rs = parse_recordset("hmi.m_45s[2014.01.01/1h]")
@@ -155,8 +159,11 @@ def test_count_matches_iteration_and_limits() -> None:
 
 
 def test_records_round_trip_through_recnum_and_sums_path() -> None:
-    for ds in ("hmi.m_45s[2014.01.01_00:00:00_TAI/3m]", "aia.lev1_euv_12s[2014.01.01/30s]",
-               "hmi.sharp_720s[][2014.11.30_00:00:00_TAI]"):
+    for ds in (
+        "hmi.m_45s[2014.01.01_00:00:00_TAI/3m]",
+        "aia.lev1_euv_12s[2014.01.01/30s]",
+        "hmi.sharp_720s[][2014.11.30_00:00:00_TAI]",
+    ):
         rs = parse_recordset(ds)
         for rec in rs.records():
             assert record_from_recnum(rs.series, recnum(rs.series, rec)) == rec
@@ -183,13 +190,23 @@ def test_keyword_values_look_like_jsoc() -> None:
 def test_filename_formats() -> None:
     rs = parse_recordset("hmi.m_45s[2014.01.01_00:00:45_TAI]")
     s, rec, seg = rs.series, next(rs.records()), rs.series.segments[0]
-    assert format_filename("hmi.m_45s.{T_REC:A}.{CAMERA}.{segment}", s, rec, seg, 1) == \
-        "hmi.m_45s.20140101_000045_TAI.2.magnetogram.fits"
+    assert (
+        format_filename("hmi.m_45s.{T_REC:A}.{CAMERA}.{segment}", s, rec, seg, 1)
+        == "hmi.m_45s.20140101_000045_TAI.2.magnetogram.fits"
+    )
     assert format_filename(None, s, rec, seg, 1) == f"hmi.M_45s.{recnum(s, rec)}.magnetogram.fits"
     assert format_filename("{seriesname}.{recnum:%lld}.{#}.{segment}", s, rec, seg, 7).endswith(".7.magnetogram.fits")
     aia = parse_recordset("aia.lev1_euv_12s[2014-01-01T00:00:01Z][171]")
-    assert format_filename("aia.lev1_euv_12s.{T_REC:A}.{WAVELNTH}.{segment}", aia.series, next(aia.records()),
-                           aia.series.segments[0], 1) == "aia.lev1_euv_12s.2014-01-01T000001Z.171.image_lev1.fits"
+    assert (
+        format_filename(
+            "aia.lev1_euv_12s.{T_REC:A}.{WAVELNTH}.{segment}",
+            aia.series,
+            next(aia.records()),
+            aia.series.segments[0],
+            1,
+        )
+        == "aia.lev1_euv_12s.2014-01-01T000001Z.171.image_lev1.fits"
+    )
 
 
 def test_interval_spans_whole_catalogue() -> None:
@@ -212,10 +229,12 @@ def test_time_items_are_a_union_in_record_order() -> None:
     # Overlapping items: a record matched twice is selected once.
     overlap = names("hmi.m_45s[2014.01.01_00:00:00_TAI/3m,2014.01.01_00:01:30_TAI/3m]")
     assert overlap == sorted(set(overlap)) and len(overlap) == 6
-    dashed = names("hmi.m_45s[2014.01.01_00:00:35_TAI-2014.01.01_00:03:35_TAI,"
-                   "2014.01.02_00:00:35_TAI-2014.01.02_00:03:35_TAI]")
-    assert dashed == names("hmi.m_45s[2014.01.01_00:00:35_TAI-2014.01.01_00:03:35_TAI]") + \
-        names("hmi.m_45s[2014.01.02_00:00:35_TAI-2014.01.02_00:03:35_TAI]")
+    dashed = names(
+        "hmi.m_45s[2014.01.01_00:00:35_TAI-2014.01.01_00:03:35_TAI,2014.01.02_00:00:35_TAI-2014.01.02_00:03:35_TAI]"
+    )
+    assert dashed == names("hmi.m_45s[2014.01.01_00:00:35_TAI-2014.01.01_00:03:35_TAI]") + names(
+        "hmi.m_45s[2014.01.02_00:00:35_TAI-2014.01.02_00:03:35_TAI]"
+    )
     iso = names("aia.lev1_euv_12s[2014-01-01T00:00:00Z-2014-01-01T00:00:30Z,2014-01-02T00:00:00Z/30s][171]")
     assert len(iso) == 3 + 2 and iso[0] < iso[-1]
 
@@ -249,13 +268,17 @@ def test_integer_items_in_the_other_prime_key() -> None:
     assert [r.key for r in parse_recordset(wl + "[^,$]").records()] == [94, 335]
     ranged = parse_recordset("hmi.sharp_720s[3853-3871][2014.01.01/1d]").count()
     assert ranged > 0 and ranged == sum(
-        parse_recordset(f"hmi.sharp_720s[{h}][2014.01.01/1d]").count() for h in range(3853, 3872))
+        parse_recordset(f"hmi.sharp_720s[{h}][2014.01.01/1d]").count() for h in range(3853, 3872)
+    )
 
 
 def test_counting_agrees_with_listing_for_lists() -> None:
-    for ds in (f"hmi.m_45s[{DAY1},{DAY2}]", "hmi.m_45s[2014.01.01/1h@5m,2014.01.01_00:30/1h@2m]",
-               "aia.lev1_euv_12s[2014.01.01/1m,2014.01.01_00:00:30/1m][94,171-211]",
-               "hmi.sharp_720s[4860,4864-4870@2][2014.11.29/6h,2014.11.30/1h]"):
+    for ds in (
+        f"hmi.m_45s[{DAY1},{DAY2}]",
+        "hmi.m_45s[2014.01.01/1h@5m,2014.01.01_00:30/1h@2m]",
+        "aia.lev1_euv_12s[2014.01.01/1m,2014.01.01_00:00:30/1m][94,171-211]",
+        "hmi.sharp_720s[4860,4864-4870@2][2014.11.29/6h,2014.11.30/1h]",
+    ):
         rs = parse_recordset(ds)
         listed = list(rs.records())
         assert rs.count() == len(listed) == len(set(listed)), ds
@@ -330,18 +353,26 @@ def test_drms_export_of_a_packed_record_set_and_its_duplicate(client, emu, tmp_p
 
 
 @pytest.mark.parametrize(
-    "filt", ["[2014.01.01_00:00:35_TAI/3m,,2014.01.02_00:00:35_TAI/3m]", "[2014.01.01_00:00:35_TAI/3m,]", "[,]",
-             "[2014.01.01_00:00:35_TAI@90s]"],
+    "filt",
+    [
+        "[2014.01.01_00:00:35_TAI/3m,,2014.01.02_00:00:35_TAI/3m]",
+        "[2014.01.01_00:00:35_TAI/3m,]",
+        "[,]",
+        "[2014.01.01_00:00:35_TAI@90s]",
+    ],
 )
 def test_server_refuses_malformed_lists_as_jsoc_does(emu, client, filt: str) -> None:  # type: ignore[no-untyped-def]
     ds = f"hmi.m_45s{filt}"
     # jsoc_info cannot open the records and says so as it does for a missing series.
-    assert cgi(emu, "jsoc_info", op="rs_list", ds=ds, key="T_REC") == \
-        {"status": 1, "error": " jsoc_info: series not found."}
+    assert cgi(emu, "jsoc_info", op="rs_list", ds=ds, key="T_REC") == {
+        "status": 1,
+        "error": " jsoc_info: series not found.",
+    }
     assert cgi(emu, "jsoc_info", op="rs_summary", ds=ds) == {"status": 1, "error": "series not found"}
     with pytest.raises(DrmsQueryError):
         client.query(ds, key="T_REC")
-    reply = cgi(emu, "jsoc_fetch", op="exp_request", ds=ds + "{magnetogram}", notify=EMAIL, method="url",
-                protocol="fits")
+    reply = cgi(
+        emu, "jsoc_fetch", op="exp_request", ds=ds + "{magnetogram}", notify=EMAIL, method="url", protocol="fits"
+    )
     assert reply == {"status": 4, "error": f"Bad record-set subset specification '{ds}'.\n"}
     assert emu.stats()["exports_submitted"] == 0

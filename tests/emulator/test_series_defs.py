@@ -10,10 +10,14 @@ from prefect_jsoc.emulator import JsocEmulator
 from prefect_jsoc.emulator.catalog import all_series
 from prefect_jsoc.emulator.seriesdata import load
 
-
 MODULES = {
-    "hmi.M_45s": "hmi_m_45s", "hmi.V_45s": "hmi_v_45s", "hmi.Ic_45s": "hmi_ic_45s", "hmi.M_720s": "hmi_m_720s",
-    "hmi.sharp_720s": "hmi_sharp_720s", "aia.lev1_euv_12s": "aia_lev1_euv_12s", "aia.lev1_uv_24s": "aia_lev1_uv_24s",
+    "hmi.M_45s": "hmi_m_45s",
+    "hmi.V_45s": "hmi_v_45s",
+    "hmi.Ic_45s": "hmi_ic_45s",
+    "hmi.M_720s": "hmi_m_720s",
+    "hmi.sharp_720s": "hmi_sharp_720s",
+    "aia.lev1_euv_12s": "aia_lev1_euv_12s",
+    "aia.lev1_uv_24s": "aia_lev1_uv_24s",
 }
 
 
@@ -35,17 +39,27 @@ def test_series_struct_serves_the_recorded_definition(emu: JsocEmulator, series:
     data = load(MODULES[series])
     doc = cgi(emu, "jsoc_info", op="series_struct", ds=series.lower())
     assert doc["status"] == 0 and doc["note"] == data.NOTE
-    served = [(k["name"], k["type"], k["recscope"], k["defval"], k["units"], k["note"], k.get("linkinfo"))
-              for k in doc["keywords"]]
+    served = [
+        (k["name"], k["type"], k["recscope"], k["defval"], k["units"], k["note"], k.get("linkinfo"))
+        for k in doc["keywords"]
+    ]
     assert served == [tuple(row) for row in data.KEYWORDS]
-    assert [(s["name"], s["type"], s["protocol"], s["note"]) for s in doc["segments"]] == \
-        [(row[0], row[1], row[3], row[5]) for row in data.SEGMENTS]
-    assert [(ln["name"], ln["target"], ln["kind"], ln["note"]) for ln in doc["links"]] == \
-        [tuple(row) for row in data.LINKS]
-    assert [(p["name"], p["slotted"], p.get("step")) for p in doc["primekeysinfo"]] == \
-        [tuple(row) for row in data.PRIMEKEYSINFO]
-    assert (doc["retention"], doc["stagingretention"], doc["unitsize"], doc["archive"], doc["tapegroup"]) == \
-        (data.RETENTION, data.STAGINGRETENTION, data.UNITSIZE, data.ARCHIVE, data.TAPEGROUP)
+    assert [(s["name"], s["type"], s["protocol"], s["note"]) for s in doc["segments"]] == [
+        (row[0], row[1], row[3], row[5]) for row in data.SEGMENTS
+    ]
+    assert [(ln["name"], ln["target"], ln["kind"], ln["note"]) for ln in doc["links"]] == [
+        tuple(row) for row in data.LINKS
+    ]
+    assert [(p["name"], p["slotted"], p.get("step")) for p in doc["primekeysinfo"]] == [
+        tuple(row) for row in data.PRIMEKEYSINFO
+    ]
+    assert (doc["retention"], doc["stagingretention"], doc["unitsize"], doc["archive"], doc["tapegroup"]) == (
+        data.RETENTION,
+        data.STAGINGRETENTION,
+        data.UNITSIZE,
+        data.ARCHIVE,
+        data.TAPEGROUP,
+    )
     assert doc["dbindex"] == list(data.DBINDEX) and doc["primekeys"] == [p[0] for p in data.PRIMEKEYSINFO]
 
 
@@ -57,8 +71,7 @@ def test_keyword_key_order_of_a_linked_keyword(emu: JsocEmulator) -> None:
 
 
 def test_values_follow_the_definition(client: drms.Client, emu: JsocEmulator) -> None:
-    doc = cgi(emu, "jsoc_info", op="rs_list", ds="hmi.m_45s[2014.01.01_00:00:00_TAI/90s]",
-              key="**ALL**")
+    doc = cgi(emu, "jsoc_info", op="rs_list", ds="hmi.m_45s[2014.01.01_00:00:00_TAI/90s]", key="**ALL**")
     values = {k["name"]: k["values"] for k in doc["keywords"]}
     assert list(values) == client.keys("hmi.m_45s")
     # A constant prints its defined value; a keyword the emulator does not model is MISSING,
@@ -70,8 +83,9 @@ def test_values_follow_the_definition(client: drms.Client, emu: JsocEmulator) ->
     assert values["T_OBS"][0].startswith("2013.12.31_23:59:5") and values["T_OBS"][0].endswith("_TAI")
     info = client.info("hmi.m_45s")
     assert bool(info.keywords.loc["DATE__OBS"].is_time) and not bool(info.keywords.loc["BUNIT"].is_numeric)
-    seg = cgi(emu, "jsoc_info", op="rs_list", ds="hmi.sharp_720s[4864][2014.11.30_00:00:00_TAI]",
-              seg="continuum,vlos_mag")["segments"]
+    seg = cgi(
+        emu, "jsoc_info", op="rs_list", ds="hmi.sharp_720s[4864][2014.11.30_00:00:00_TAI]", seg="continuum,vlos_mag"
+    )["segments"]
     assert [(s["bzeros"], s["bscales"]) for s in seg] == [(["97304"], ["3"]), (["0"], ["50"])]
 
 

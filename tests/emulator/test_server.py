@@ -44,8 +44,9 @@ def test_config_validation() -> None:
 def test_restart_keeps_the_port_and_forgets_exports(emu: JsocEmulator) -> None:
     port = emu.port
     emu.configure(export_delay=0.0)
-    reply = cgi(emu, "jsoc_fetch", op="exp_request", ds="hmi.m_45s[2014.01.01/1m]", notify=EMAIL,
-                method="url", protocol="fits")
+    reply = cgi(
+        emu, "jsoc_fetch", op="exp_request", ds="hmi.m_45s[2014.01.01/1m]", notify=EMAIL, method="url", protocol="fits"
+    )
     emu.restart()
     assert emu.port == port and emu.config.export_delay == 0.0
     assert cgi(emu, "jsoc_fetch", op="exp_status", requestid=reply["requestid"])["status"] == 4
@@ -56,12 +57,22 @@ def test_control_api(emu: JsocEmulator) -> None:
     status, _, body = fetch(f"{emu.url}_emulator/stats")
     stats = json.loads(body)
     assert status == 200 and stats["requests"] == {"show_series": 1}
-    assert {"exports_submitted", "bytes_served", "max_pending_per_email", "pending_now",
-            "max_concurrent_downloads", "faults", "status_replies"} <= set(stats)
+    assert {
+        "exports_submitted",
+        "bytes_served",
+        "max_pending_per_email",
+        "pending_now",
+        "max_concurrent_downloads",
+        "faults",
+        "status_replies",
+    } <= set(stats)
     req = urllib.request.Request(f"{emu.url}_emulator/reset", method="POST", data=b"")
     assert json.loads(urllib.request.urlopen(req).read())["requests"] == {}
-    req = urllib.request.Request(f"{emu.url}_emulator/config", method="POST",
-                                 data=json.dumps({"latency": 0.01, "registered_emails": ["a@b.net"]}).encode())
+    req = urllib.request.Request(
+        f"{emu.url}_emulator/config",
+        method="POST",
+        data=json.dumps({"latency": 0.01, "registered_emails": ["a@b.net"]}).encode(),
+    )
     knobs = json.loads(urllib.request.urlopen(req).read())
     assert knobs["latency"] == 0.01 and emu.config.registered_emails == ("a@b.net",)
     bad = urllib.request.Request(f"{emu.url}_emulator/config", method="POST", data=b'{"port": 1}')
@@ -89,8 +100,18 @@ def test_function_fixture_restored_knobs(jsoc_emulator: JsocEmulator) -> None:
 def test_factory_starts_independent_emulators(jsoc_emulator_factory, jsoc_emulator: JsocEmulator) -> None:
     other = jsoc_emulator_factory(offline=True, max_pending_per_email=3)
     assert other.port != jsoc_emulator.port and other.config.offline and not jsoc_emulator.config.offline
-    assert cgi(other, "jsoc_fetch", op="exp_request", ds="hmi.m_45s[2014.01.01/1m]", notify=EMAIL,
-               method="url", protocol="fits")["status"] == 25
+    assert (
+        cgi(
+            other,
+            "jsoc_fetch",
+            op="exp_request",
+            ds="hmi.m_45s[2014.01.01/1m]",
+            notify=EMAIL,
+            method="url",
+            protocol="fits",
+        )["status"]
+        == 25
+    )
 
 
 def test_patch_drms_jsoc_is_restored(emu: JsocEmulator) -> None:
@@ -106,8 +127,7 @@ def test_patch_drms_jsoc_is_restored(emu: JsocEmulator) -> None:
 def test_large_files_are_generated_once_and_served_whole(jsoc_emulator_factory) -> None:
     emu = jsoc_emulator_factory(file_size=8 * 1024 * 1024)
     assert image_shape(8 * 1024 * 1024) == (2048, 2048) and image_shape(32 * 1024 * 1024) == (4096, 4096)
-    doc = cgi(emu, "jsoc_info", op="rs_list", ds="hmi.m_45s[2014.01.01_00:00:00_TAI]", seg="magnetogram",
-              key="*size*")
+    doc = cgi(emu, "jsoc_info", op="rs_list", ds="hmi.m_45s[2014.01.01_00:00:00_TAI]", seg="magnetogram", key="*size*")
     assert doc["segments"][0]["dims"] == ["2048x2048"]
     url = emu.url + doc["segments"][0]["values"][0].lstrip("/")
     status, _, body = fetch(url)
@@ -121,14 +141,34 @@ def test_large_files_are_generated_once_and_served_whole(jsoc_emulator_factory) 
 def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "prefect_jsoc.emulator", "--port", "0", "--data-dir", str(tmp_path),
-         "--export-delay", "0.1", "--registered-email", "someone@elsewhere.net", "--seed", "3"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        [
+            sys.executable,
+            "-m",
+            "prefect_jsoc.emulator",
+            "--port",
+            "0",
+            "--data-dir",
+            str(tmp_path),
+            "--export-delay",
+            "0.1",
+            "--registered-email",
+            "someone@elsewhere.net",
+            "--seed",
+            "3",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:") and url.endswith("/")
-        doc = json.loads(urllib.request.urlopen(f"{url}cgi-bin/ajax/checkAddress.sh?address="
-                                                "someone%2540elsewhere.net&checkonly=1").read())
+        doc = json.loads(
+            urllib.request.urlopen(
+                f"{url}cgi-bin/ajax/checkAddress.sh?address=someone%2540elsewhere.net&checkonly=1"
+            ).read()
+        )
         assert doc["status"] == 2
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
@@ -178,7 +218,9 @@ def test_cli_port_in_use_is_one_error_line(emu: JsocEmulator) -> None:
     done = CliRunner().invoke(_emulator_app(), ["--port", str(emu.port)])
     assert done.exit_code == 1
     lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert lines == [f"error: port {emu.port} on 127.0.0.1 is already in use; choose another with --port N "
-                     "(--port 0 picks a free one)."]
+    assert lines == [
+        f"error: port {emu.port} on 127.0.0.1 is already in use; choose another with --port N "
+        "(--port 0 picks a free one)."
+    ]
     bad = CliRunner().invoke(_emulator_app(), ["--fail-rate", "2"])
     assert bad.exit_code == 2 and bad.stderr.startswith("error: fail_rate must be between 0 and 1")

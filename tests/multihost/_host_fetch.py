@@ -37,8 +37,12 @@ def main() -> None:
         "wall_seconds": time.monotonic() - started,
         "blocks": [
             {
-                "label": b.label, "series": b.series, "request_id": b.request_id,
-                "files": [str(p) for p in b.files], "downloaded": b.downloaded, "skipped": b.skipped,
+                "label": b.label,
+                "series": b.series,
+                "request_id": b.request_id,
+                "files": [str(p) for p in b.files],
+                "downloaded": b.downloaded,
+                "skipped": b.skipped,
                 "error": b.error,
             }
             for b in result.blocks

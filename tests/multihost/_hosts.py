@@ -63,8 +63,13 @@ class HostRun:
         self.ready_seconds: float | None = None
         self.proc = subprocess.Popen(
             [sys.executable, str(HOST_SCRIPT), str(self.download_dir), json.dumps(blocks)],
-            env=host.env, cwd=host.root, stdin=subprocess.PIPE, stdout=self._out, stderr=self._err,
-            text=True, start_new_session=True,
+            env=host.env,
+            cwd=host.root,
+            stdin=subprocess.PIPE,
+            stdout=self._out,
+            stderr=self._err,
+            text=True,
+            start_new_session=True,
         )
         self.go_at: float | None = None
 
@@ -73,6 +78,7 @@ class HostRun:
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
         """Wait until the host has imported everything and waits for "go"."""
+
         def ready() -> bool:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"host {self.host.name} exited with {self.proc.returncode}:\n{self.stderr_tail()}")
@@ -104,7 +110,7 @@ class HostRun:
             raise RuntimeError(
                 f"host {self.host.name} exited with {self.proc.returncode} and no RESULT line:\n{self.stderr_tail()}"
             )
-        doc = json.loads(lines[-1][len("RESULT "):])
+        doc = json.loads(lines[-1][len("RESULT ") :])
         return FetchReport(doc["ok"], doc["blocks"], doc["elapsed_seconds"], doc["wall_seconds"], doc)
 
     def kill(self) -> None:
@@ -168,10 +174,24 @@ class Host:
         log_path = self.root / f"{name}.log"
         with open(log_path, "w") as log:
             proc = subprocess.Popen(
-                [*prefect_command(), "worker", "start", "--pool", pool, "--type", "process", "--name", name,
-                 "--limit", str(limit)],
+                [
+                    *prefect_command(),
+                    "worker",
+                    "start",
+                    "--pool",
+                    pool,
+                    "--type",
+                    "process",
+                    "--name",
+                    name,
+                    "--limit",
+                    str(limit),
+                ],
                 env={**self.env, "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_HEARTBEAT_SECONDS": "5"},
-                cwd=self.root, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                cwd=self.root,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         self.background.append(proc)

@@ -89,12 +89,18 @@ class PostgresServer:
     def _run(self, *args: str, timeout: float = 120.0) -> None:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
         done = subprocess.run(
-            [str(self.bin_dir / args[0]), *args[1:]], cwd=self.root, env=env, capture_output=True, text=True,
-            timeout=timeout, **self._as.popen_kwargs(),
+            [str(self.bin_dir / args[0]), *args[1:]],
+            cwd=self.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            **self._as.popen_kwargs(),
         )
         if done.returncode != 0:
-            raise RuntimeError(f"{args[0]} failed ({done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
-                               f"\n{self._log_tail()}")
+            raise RuntimeError(
+                f"{args[0]} failed ({done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}\n{self._log_tail()}"
+            )
 
     def _log_tail(self) -> str:
         try:
@@ -106,13 +112,27 @@ class PostgresServer:
         try:
             self.root.chmod(0o700)
             self._as.own(self.root)
-            self._run("initdb", "-D", str(self.data_dir), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-                      "--locale=C.UTF-8", "--no-sync")
-            options = (f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off -c synchronous_commit=off "
-                       "-c full_page_writes=off -c max_connections=200")
+            self._run(
+                "initdb",
+                "-D",
+                str(self.data_dir),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--no-sync",
+            )
+            options = (
+                f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off -c synchronous_commit=off "
+                "-c full_page_writes=off -c max_connections=200"
+            )
             self._started = True
-            self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_path), "-w", "-t", "60",
-                      "-o", options, "start")
+            self._run(
+                "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_path), "-w", "-t", "60", "-o", options, "start"
+            )
             self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", _DATABASE)
         except BaseException:
             self.__exit__(None, None, None)

@@ -31,10 +31,7 @@ def free_port() -> int:
 
 def base_env(**values: str) -> dict[str, str]:
     """The test process's environment without homes, temporary dirs or ``PREFECT_*``, plus ``values``."""
-    env = {
-        k: v for k, v in os.environ.items()
-        if k not in _PRIVATE_VARS and not k.startswith(_PRIVATE_PREFIXES)
-    }
+    env = {k: v for k, v in os.environ.items() if k not in _PRIVATE_VARS and not k.startswith(_PRIVATE_PREFIXES)}
     env.update(PYTHONUNBUFFERED="1", NO_COLOR="1", PARFIVE_HIDE_PROGRESS="1")
     env.update(values)
     return env

@@ -89,7 +89,11 @@ class PrefectServer:
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in __exit__
         self._proc = subprocess.Popen(
             [*prefect_command(), "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=env, cwd=self.home, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+            env=env,
+            cwd=self.home,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -130,8 +134,9 @@ class EmulatorProcess:
         export_delay: Seconds until a staged export completes (the staging time).
     """
 
-    def __init__(self, workdir: Path, *, export_delay: float = 3.0, max_pending_per_email: int = 1,
-                 startup_timeout: float = 60.0) -> None:
+    def __init__(
+        self, workdir: Path, *, export_delay: float = 3.0, max_pending_per_email: int = 1, startup_timeout: float = 60.0
+    ) -> None:
         self.workdir = workdir
         self.export_delay = export_delay
         self.max_pending_per_email = max_pending_per_email
@@ -153,14 +158,26 @@ class EmulatorProcess:
         cli = Path(sys.executable).with_name("prefect-jsoc")
         cmd = [str(cli)] if cli.exists() else [sys.executable, "-m", "prefect_jsoc.cli"]
         cmd += [
-            "emulator", "--port", "0", "--export-delay", str(self.export_delay),
-            "--max-pending-per-email", str(self.max_pending_per_email), "--data-dir", str(self.workdir / "data"),
+            "emulator",
+            "--port",
+            "0",
+            "--export-delay",
+            str(self.export_delay),
+            "--max-pending-per-email",
+            str(self.max_pending_per_email),
+            "--data-dir",
+            str(self.workdir / "data"),
         ]
         out, err = open(self._stdout_path, "w"), open(self.log_path, "w")  # noqa: SIM115 - closed in __exit__
         self._files = [out, err]
         self._proc = subprocess.Popen(
-            cmd, env=base_env(HOME=str(self.workdir), TMPDIR=str(self.workdir)), cwd=self.workdir,
-            stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True,
+            cmd,
+            env=base_env(HOME=str(self.workdir), TMPDIR=str(self.workdir)),
+            cwd=self.workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
         )
 
     def wait_ready(self) -> None:

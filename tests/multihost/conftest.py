@@ -48,12 +48,15 @@ def multihost_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ser
     """PostgreSQL, a Prefect server on it and the emulator, started side by side (each takes seconds)."""
     bin_dir = find_postgres_bin()
     if bin_dir is None:
-        pytest.skip("PostgreSQL is not installed (no initdb/pg_ctl under /usr/lib/postgresql/*/bin); "
-                    "install it with: apt-get install -y postgresql (.ci/run does)")
+        pytest.skip(
+            "PostgreSQL is not installed (no initdb/pg_ctl under /usr/lib/postgresql/*/bin); "
+            "install it with: apt-get install -y postgresql (.ci/run does)"
+        )
     root = tmp_path_factory.mktemp("multihost-services")
     with contextlib.ExitStack() as stack:
-        emulator = EmulatorProcess(root / "emulator", export_delay=EXPORT_DELAY,
-                                   max_pending_per_email=MAX_PENDING_PER_EMAIL)
+        emulator = EmulatorProcess(
+            root / "emulator", export_delay=EXPORT_DELAY, max_pending_per_email=MAX_PENDING_PER_EMAIL
+        )
         stack.push(emulator.__exit__)
         emulator.start()
         postgres = stack.enter_context(PostgresServer(bin_dir))
@@ -62,8 +65,10 @@ def multihost_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ser
         server.start()
         emulator.wait_ready()
         server.wait_ready()
-        print(f"\nMULTIHOST SERVICES PostgreSQL {postgres.version} on port {postgres.port}; Prefect server "
-              f"{server.api_url} healthy after {server.startup_seconds:.1f} s; emulator {emulator.url}")
+        print(
+            f"\nMULTIHOST SERVICES PostgreSQL {postgres.version} on port {postgres.port}; Prefect server "
+            f"{server.api_url} healthy after {server.startup_seconds:.1f} s; emulator {emulator.url}"
+        )
         yield Services(postgres, server, emulator)
 
 

@@ -15,16 +15,15 @@ from typing import Any
 import pytest
 from astropy.io import fits
 
-from ._hosts import FetchReport, HostRun
-from ._processes import wait_until
 from prefect_jsoc.limits import SLOT_LEASE_SECONDS
 
+from ._hosts import FetchReport, HostRun
+from ._processes import wait_until
 from ._services import (
     EXPORT_DELAY,
     MAX_PENDING_PER_EMAIL,
     REPOSSESSOR_LOOP_SECONDS,
     EmulatorProcess,
-    PrefectServer,
 )
 
 # ``slow`` keeps the module out of ``make test-fast``; ``make test`` (CI) runs it.
@@ -71,8 +70,10 @@ def expected_files(emulator: EmulatorProcess, blocks: list[dict[str, Any]]) -> i
     from prefect_jsoc.validation import validate_query
 
     settings = JsocSettings(server_url=emulator.url)
-    return sum(emulator.record_count(validate_query(JsocQuery(**block), settings, export=False).recordset())
-               for block in blocks)
+    return sum(
+        emulator.record_count(validate_query(JsocQuery(**block), settings, export=False).recordset())
+        for block in blocks
+    )
 
 
 def assert_valid_fits(path: Path, served: bytes) -> None:
@@ -104,9 +105,7 @@ def assert_host_files(emulator: EmulatorProcess, report: FetchReport) -> int:
 
 def assert_files_served(emulator: EmulatorProcess, directory: Path, expected: int) -> int:
     """``directory`` holds ``expected`` files, each a valid FITS file equal to one the emulator served."""
-    served = {
-        entry["what"].rsplit("/", 1)[-1]: entry["what"] for entry in emulator.log() if entry["kind"] == "GET"
-    }
+    served = {entry["what"].rsplit("/", 1)[-1]: entry["what"] for entry in emulator.log() if entry["kind"] == "GET"}
     files = sorted(p for p in directory.rglob("*") if p.is_file())
     assert not [p for p in files if p.name.startswith(".")], f"temporary files left in {directory}"
     assert len(files) == expected, f"{directory} holds {len(files)} files, expected {expected}"
@@ -143,8 +142,11 @@ def test_four_different_blocks_on_each_of_two_hosts_at_once(emulator, hosts, fig
     started = start_together(runs, figures)
     report_a, report_b = (run.wait(FETCH_TIMEOUT) for run in runs)
     seen = politeness(emulator)
-    figures.update(seen, wall_seconds=round(time.monotonic() - started, 1),
-                   host_seconds=[round(r.wall_seconds, 1) for r in (report_a, report_b)])
+    figures.update(
+        seen,
+        wall_seconds=round(time.monotonic() - started, 1),
+        host_seconds=[round(r.wall_seconds, 1) for r in (report_a, report_b)],
+    )
 
     assert report_a.ok and report_b.ok, failures(report_a, report_b)
     assert seen["refusals"] == 0, f"JSOC refused {seen['refusals']} export requests with status 7"
@@ -157,22 +159,32 @@ def test_four_different_blocks_on_each_of_two_hosts_at_once(emulator, hosts, fig
 
 def test_the_same_query_on_two_hosts_at_once_makes_one_export(emulator, hosts, figures) -> None:
     """Both hosts end with the one export JSOC made (an identical request is answered with its id)."""
-    block = {"series": "hmi.M_45s", "start": "2014-01-01T12:00:00", "end": "2014-01-01T12:02:00",
-             "segments": ["magnetogram"]}
+    block = {
+        "series": "hmi.M_45s",
+        "start": "2014-01-01T12:00:00",
+        "end": "2014-01-01T12:02:00",
+        "segments": ["magnetogram"],
+    }
     runs = [hosts("host-a").fetch([block]), hosts("host-b").fetch([block])]
     started = start_together(runs, figures)
     report_a, report_b = (run.wait(FETCH_TIMEOUT) for run in runs)
     seen = politeness(emulator)
-    figures.update(seen, wall_seconds=round(time.monotonic() - started, 1),
-                   request_ids=sorted(report_a.request_ids | report_b.request_ids))
+    figures.update(
+        seen,
+        wall_seconds=round(time.monotonic() - started, 1),
+        request_ids=sorted(report_a.request_ids | report_b.request_ids),
+    )
 
     assert report_a.ok and report_b.ok, failures(report_a, report_b)
     assert seen["exports"] == 1
     assert report_a.request_ids == report_b.request_ids and len(report_a.request_ids) == 1
     assert seen["refusals"] == 0, f"JSOC refused {seen['refusals']} export requests with status 7"
     assert seen["max_pending"] <= MAX_PENDING_PER_EMAIL
-    assert assert_host_files(emulator, report_a) == assert_host_files(emulator, report_b) == expected_files(
-        emulator, [block])
+    assert (
+        assert_host_files(emulator, report_a)
+        == assert_host_files(emulator, report_b)
+        == expected_files(emulator, [block])
+    )
 
 
 @pytest.mark.crash
@@ -180,10 +192,18 @@ def test_a_host_killed_while_its_export_is_pending_stalls_the_other_host_at_most
     emulator, hosts, figures
 ) -> None:
     """SIGKILL one host's process group mid-export: the other host's next fetch still completes soon."""
-    doomed = {"series": "hmi.M_45s", "start": "2014-01-01T18:00:00", "end": "2014-01-01T18:01:00",
-              "segments": ["magnetogram"]}
-    survivor = {"series": "hmi.V_45s", "start": "2014-01-01T18:00:00", "end": "2014-01-01T18:01:00",
-                "segments": ["Dopplergram"]}
+    doomed = {
+        "series": "hmi.M_45s",
+        "start": "2014-01-01T18:00:00",
+        "end": "2014-01-01T18:01:00",
+        "segments": ["magnetogram"],
+    }
+    survivor = {
+        "series": "hmi.V_45s",
+        "start": "2014-01-01T18:00:00",
+        "end": "2014-01-01T18:01:00",
+        "segments": ["Dopplergram"],
+    }
     run_a, run_b = hosts("host-a").fetch([doomed]), hosts("host-b").fetch([survivor])
     run_a.wait_ready()
     run_b.wait_ready()
@@ -195,9 +215,13 @@ def test_a_host_killed_while_its_export_is_pending_stalls_the_other_host_at_most
     run_b.go()
     report_b = run_b.wait(FETCH_TIMEOUT)
     seen = politeness(emulator)
-    figures.update(seen, pending_at_kill=pending_at_kill, stall_bound_seconds=CRASH_STALL_BOUND,
-                   next_fetch_seconds=round(report_b.wall_seconds, 1),
-                   since_kill_seconds=round(time.monotonic() - killed_at, 1))
+    figures.update(
+        seen,
+        pending_at_kill=pending_at_kill,
+        stall_bound_seconds=CRASH_STALL_BOUND,
+        next_fetch_seconds=round(report_b.wall_seconds, 1),
+        since_kill_seconds=round(time.monotonic() - killed_at, 1),
+    )
 
     assert pending_at_kill == 1, "host-a's export was no longer pending when it was killed"
     assert report_b.ok, failures(report_b)
@@ -232,7 +256,8 @@ def test_the_next_export_starts_within_two_seconds_of_the_previous_one_completin
 def runs_started_by(worker_log: str, flow_runs: list[Any]) -> list[str]:
     """The flow runs a worker's log says it submitted and did not have to give up to another worker."""
     return [
-        str(run.id) for run in flow_runs
+        str(run.id)
+        for run in flow_runs
         if f"submitting flow run '{run.id}'" in worker_log
         and f"Aborted submission of flow run '{run.id}'" not in worker_log
     ]
@@ -261,12 +286,18 @@ def deploy_prefect_yaml(client: Any) -> list[str]:
             pass
         flow = Flow.from_source(source=str(ROOT), entrypoint=deployment["entrypoint"])
         flow.deploy(
-            name=deployment["name"], work_pool_name=pool, build=False, push=False,
+            name=deployment["name"],
+            work_pool_name=pool,
+            build=False,
+            push=False,
             work_queue_name=deployment["work_pool"].get("work_queue_name"),
             job_variables=deployment["work_pool"].get("job_variables") or None,
-            parameters=deployment.get("parameters"), description=deployment.get("description"),
-            tags=deployment.get("tags"), concurrency_limit=deployment.get("concurrency_limit"),
-            print_next_steps=False, ignore_warnings=True,
+            parameters=deployment.get("parameters"),
+            description=deployment.get("description"),
+            tags=deployment.get("tags"),
+            concurrency_limit=deployment.get("concurrency_limit"),
+            print_next_steps=False,
+            ignore_warnings=True,
         )
         names.append(f"{flow.name}/{deployment['name']}")
     return names
@@ -283,11 +314,19 @@ def test_two_workers_running_the_deployments_share_the_limits(
 
     # aia-171-hourly-daily-sync for 2014-01-02 (one block: 24 hourly images), and fetch-on-demand with
     # four blocks that cannot pack: five exports competing for one e-mail's single slot.
-    daily_block = {"series": "aia.lev1_euv_12s", "start": "2014-01-02T00:00:00", "end": "2014-01-03T00:00:00",
-                   "end_inclusive": False, "sample": "1h", "wavelength": [171], "segments": ["image"]}
+    daily_block = {
+        "series": "aia.lev1_euv_12s",
+        "start": "2014-01-02T00:00:00",
+        "end": "2014-01-03T00:00:00",
+        "end_inclusive": False,
+        "sample": "1h",
+        "wavelength": [171],
+        "segments": ["image"],
+    }
     on_demand_blocks = unpackable_blocks("2014-01-02T06:00:00", "2014-01-02T06:01:00")
-    workers = {name: hosts(name).start_worker("jsoc-local", f"worker-{name}", limit=1)[1]
-               for name in ("host-a", "host-b")}
+    workers = {
+        name: hosts(name).start_worker("jsoc-local", f"worker-{name}", limit=1)[1] for name in ("host-a", "host-b")
+    }
     with temporary_settings({PREFECT_API_URL: prefect_server.api_url}), get_client(sync_client=True) as client:
         deployed = deploy_prefect_yaml(client)
         assert "jsoc-fetch/fetch-on-demand" in deployed and "jsoc-daily-sync/aia-171-hourly-daily-sync" in deployed
@@ -299,10 +338,16 @@ def test_two_workers_running_the_deployments_share_the_limits(
         wait_until(both_workers_polling, FETCH_TIMEOUT, "both workers to poll the work pool", 0.5)
         started = time.monotonic()
         flow_runs = [
-            run_deployment("jsoc-daily-sync/aia-171-hourly-daily-sync", timeout=0, parameters={
-                "reference_time": "2014-01-03T00:00:00+00:00", "path": str(tmp_path / "daily")}),
-            run_deployment("jsoc-fetch/fetch-on-demand", timeout=0, parameters={
-                "queries": on_demand_blocks, "path": str(tmp_path / "on-demand")}),
+            run_deployment(
+                "jsoc-daily-sync/aia-171-hourly-daily-sync",
+                timeout=0,
+                parameters={"reference_time": "2014-01-03T00:00:00+00:00", "path": str(tmp_path / "daily")},
+            ),
+            run_deployment(
+                "jsoc-fetch/fetch-on-demand",
+                timeout=0,
+                parameters={"queries": on_demand_blocks, "path": str(tmp_path / "on-demand")},
+            ),
         ]
 
         def final_states() -> list[Any] | None:
@@ -312,8 +357,9 @@ def test_two_workers_running_the_deployments_share_the_limits(
         states = wait_until(final_states, FETCH_TIMEOUT, "the deployments' flow runs to finish", 1.0)
     seen = politeness(emulator)
     ran_on = {name: len(runs_started_by(log.read_text(), flow_runs)) for name, log in workers.items()}
-    figures.update(seen, wall_seconds=round(time.monotonic() - started, 1), runs_per_worker=ran_on,
-                   states=[s.name for s in states])
+    figures.update(
+        seen, wall_seconds=round(time.monotonic() - started, 1), runs_per_worker=ran_on, states=[s.name for s in states]
+    )
 
     assert [s.name for s in states] == ["Completed"] * len(flow_runs), [s.message for s in states]
     assert sorted(ran_on.values()) == [1, 1], f"each worker should run one flow run: {ran_on}"

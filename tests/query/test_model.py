@@ -41,7 +41,7 @@ def test_equal_queries_written_differently_share_a_cache_key():
     b = JsocQuery(
         series="HMI.m_45s",
         start="2014.01.01_00:00:35_TAI",
-        end=dt.datetime(2014, 1, 1, 0, 2, tzinfo=dt.timezone.utc),
+        end=dt.datetime(2014, 1, 1, 0, 2, tzinfo=dt.UTC),
         segments="magnetogram",
         filters=[KeywordFilter(name="QUALITY", op="==", value=0)],
         notify=EMAIL,
@@ -401,7 +401,7 @@ def test_sub_millisecond_cadences_are_refused_with_the_cadence_named(sample):
 
 def test_the_leap_second_is_a_valid_time():
     q = JsocQuery(series="hmi.M_45s", start="2016-12-31T23:59:60", end="2017-01-01T00:00:30")
-    assert q.start == dt.datetime(2016, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone.utc)
+    assert q.start == dt.datetime(2016, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC)
 
 
 @pytest.mark.parametrize("year", [1, 1900, 1960, 3000, 9999])

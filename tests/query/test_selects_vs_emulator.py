@@ -17,7 +17,7 @@ from prefect_jsoc.emulator.records import record_name
 from prefect_jsoc.emulator.recordset import parse_recordset
 from prefect_jsoc.query import JsocQuery, SeriesLayout, ValidatedQuery, pack_recordset
 
-DAY = dt.datetime(2014, 11, 28, tzinfo=dt.timezone.utc)  # HARPs 4860-4870 are active around this day
+DAY = dt.datetime(2014, 11, 28, tzinfo=dt.UTC)  # HARPs 4860-4870 are active around this day
 
 
 def layout_of(series: str) -> SeriesLayout:

@@ -13,7 +13,7 @@ from astropy.time import Time
 from prefect_jsoc.errors import InvalidSampleError, InvalidTimeRangeError
 from prefect_jsoc.query import parse_duration, parse_time
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def test_time_scales_and_formats_are_normalised_to_utc():

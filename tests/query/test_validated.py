@@ -12,7 +12,7 @@ from prefect_jsoc.query import JsocQuery, SeriesLayout, ValidatedQuery, pack_rec
 
 DAY1 = dict(start="2014-01-01T00:00:00", end="2014-01-01T00:03:00")
 DAY2 = dict(start="2014-01-02T00:00:00", end="2014-01-02T00:03:00")
-DAY0 = dt.datetime(2014, 1, 1, tzinfo=dt.timezone.utc)
+DAY0 = dt.datetime(2014, 1, 1, tzinfo=dt.UTC)
 
 
 def block(layout: SeriesLayout, series: str = "hmi.M_45s", **fields) -> ValidatedQuery:

@@ -21,8 +21,14 @@ def main() -> None:
     doc = {
         "ok": result.ok,
         "blocks": [
-            {"label": b.label, "request_id": b.request_id, "files": [str(p) for p in b.files],
-             "downloaded": b.downloaded, "skipped": b.skipped, "error": b.error}
+            {
+                "label": b.label,
+                "request_id": b.request_id,
+                "files": [str(p) for p in b.files],
+                "downloaded": b.downloaded,
+                "skipped": b.skipped,
+                "error": b.error,
+            }
             for b in result.blocks
         ],
     }

@@ -21,8 +21,17 @@ FILE_SIZE = 8192
 FETCH_SCRIPT = Path(__file__).with_name("_fetch_script.py")
 #: Every fault knob, off: used before reading back what the emulator serves.
 NO_FAULTS = dict(
-    fail_rate=0.0, status4_rate=0.0, throttle_rate=0.0, truncate_rate=0.0, drop_rate=0.0, latency=0.0,
-    bandwidth=None, bad_json_rate=0.0, non_fits_rate=0.0, wrong_length=None, stall_downloads=0.0,
+    fail_rate=0.0,
+    status4_rate=0.0,
+    throttle_rate=0.0,
+    truncate_rate=0.0,
+    drop_rate=0.0,
+    latency=0.0,
+    bandwidth=None,
+    bad_json_rate=0.0,
+    non_fits_rate=0.0,
+    wrong_length=None,
+    stall_downloads=0.0,
     hostile_filenames=None,
 )
 
@@ -134,8 +143,7 @@ class FetchProcess:
         self.proc: subprocess.Popen[str] | None = None
 
     def start(self) -> FetchProcess:
-        self.proc = subprocess.Popen(self.args, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
+        self.proc = subprocess.Popen(self.args, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         return self
 
     def kill(self) -> None:
@@ -161,7 +169,7 @@ class FetchProcess:
         assert self.proc.returncode == 0, err[-4000:]
         lines = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
         assert lines, out[-2000:] + err[-2000:]
-        return json.loads(lines[-1][len("RESULT "):]), err
+        return json.loads(lines[-1][len("RESULT ") :]), err
 
     def __enter__(self) -> FetchProcess:
         return self

@@ -29,11 +29,17 @@ from ._support import served_files
 
 pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.crash]
 
+
+@pytest.fixture()
+def emu(fresh_emu: JsocEmulator) -> JsocEmulator:
+    """This module kills processes: each test gets an emulator (hence Prefect limits) of its own."""
+    return fresh_emu
+
+
 SCRIPT = Path(__file__).with_name("_download_script.py")
 SERVE_SCRIPT = Path(__file__).with_name("_serve_download.py")
 #: Six hmi.M_45s records (00:00:45 to 00:04:30 TAI), one file each.
-QUERY = JsocQuery(series="hmi.M_45s", start="2014-01-01T00:00:00", end="2014-01-01T00:04:00",
-                  segments=["magnetogram"])
+QUERY = JsocQuery(series="hmi.M_45s", start="2014-01-01T00:00:00", end="2014-01-01T00:04:00", segments=["magnetogram"])
 
 
 def requests(emu: JsocEmulator, name: str) -> int:
@@ -95,8 +101,7 @@ class DownloadProcess:
         self.proc: subprocess.Popen[str] | None = None
 
     def start(self) -> DownloadProcess:
-        self.proc = subprocess.Popen(self.args, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
+        self.proc = subprocess.Popen(self.args, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         return self
 
     def alive(self) -> bool:
@@ -122,7 +127,7 @@ class DownloadProcess:
         assert code == 0, err[-4000:]
         lines = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
         assert lines, out[-2000:] + err[-2000:]
-        return json.loads(lines[-1][len("RESULT "):])
+        return json.loads(lines[-1][len("RESULT ") :])
 
     def __enter__(self) -> DownloadProcess:
         return self
@@ -160,8 +165,10 @@ def test_two_processes_downloading_one_export_into_one_folder_write_each_file_on
     emu.configure(bandwidth=1_000)  # about 11 s per file: the second process starts mid-transfer
     target = tmp_path / "data"
     wide = {"PREFECT_JSOC_MAX_CONNECTIONS": "12"}  # both processes get connections at once: a real race
-    with DownloadProcess(emu, manifest_file, target, **wide) as first, \
-            DownloadProcess(emu, manifest_file, target, **wide) as second:
+    with (
+        DownloadProcess(emu, manifest_file, target, **wide) as first,
+        DownloadProcess(emu, manifest_file, target, **wide) as second,
+    ):
         first.start()
         wait_until(lambda: emu.stats()["downloads_now"] >= 6, 60, "the first process transferring every file")
         second.start()
@@ -185,9 +192,12 @@ def test_a_download_killed_mid_block_keeps_its_finished_files_and_fetches_only_t
     target = tmp_path / "data"
 
     with DownloadProcess(emu, manifest_file, target).start() as process:
+
         def mid_block() -> bool:
             if not process.alive():
-                raise AssertionError("the download ended before it was killed mid-block: " + process.finish(5)[2][-3000:])
+                raise AssertionError(
+                    "the download ended before it was killed mid-block: " + process.finish(5)[2][-3000:]
+                )
             # Two files renamed while the transfer of another one is still going on at the server.
             return len(finals(target)) >= 2 and emu.stats()["downloads_now"] >= 1
 
@@ -200,7 +210,10 @@ def test_a_download_killed_mid_block_keeps_its_finished_files_and_fetches_only_t
     emu.configure(bandwidth=None)
     emu.reset()
 
-    result = download_manifest(manifest, target, own_limits(settings, emu, tmp_path))
+    # A second connection: the killed process's slot returns only when its lease expires (a minute).
+    result = download_manifest(
+        manifest, target, own_limits(settings, emu, tmp_path).model_copy(update={"max_connections": 2})
+    )
 
     assert requests(emu, "file:GET") == len(manifest.files) - len(kept)  # only the missing files
     assert (result.downloaded, result.skipped) == (len(manifest.files) - len(kept), len(kept))
@@ -209,20 +222,29 @@ def test_a_download_killed_mid_block_keeps_its_finished_files_and_fetches_only_t
     assert leftovers(target) == []  # the killed writer's temporary and lock files were cleaned up
 
 
-@pytest.mark.parametrize(("mode", "sig"), [
-    ("direct", signal.SIGINT),
-    ("flow-main", signal.SIGTERM),
-    ("flow-thread", signal.SIGTERM),
-    ("flow-thread", signal.SIGINT),
-])
+@pytest.mark.parametrize(
+    ("mode", "sig"),
+    [
+        ("direct", signal.SIGINT),
+        ("flow-main", signal.SIGTERM),
+        ("flow-thread", signal.SIGTERM),
+        ("flow-thread", signal.SIGINT),
+    ],
+)
 def test_ctrl_c_and_sigterm_stop_a_download_promptly_and_a_rerun_resumes(
-    mode: str, sig: int, emu: JsocEmulator, settings: JsocSettings, manifest: ExportManifest,
-    manifest_file: Path, tmp_path: Path,
+    mode: str,
+    sig: int,
+    emu: JsocEmulator,
+    settings: JsocSettings,
+    manifest: ExportManifest,
+    manifest_file: Path,
+    tmp_path: Path,
 ) -> None:
     emu.configure(bandwidth=1_000)  # about 11 s per file, over a minute for the block
     target = tmp_path / "data"
 
     with DownloadProcess(emu, manifest_file, target, mode).start() as process:
+
         def first_file_done() -> bool:
             if not process.alive():
                 raise AssertionError("the download ended early: " + process.finish(5)[2][-3000:])
@@ -257,8 +279,8 @@ def test_a_run_cancelled_from_the_ui_is_cancelled_within_seconds_and_resumes(
 
     emu.configure(bandwidth=1_000)  # about 11 s per file, over a minute for the block
     target = tmp_path / "data"
-    with DownloadProcess(emu, manifest_file, target, "serve").start() as server, \
-            get_client(sync_client=True) as client:
+    with DownloadProcess(emu, manifest_file, target, "serve").start() as server, get_client(sync_client=True) as client:
+
         def deployment_ready() -> bool:
             if not server.alive():
                 raise AssertionError("flow.serve() ended: " + server.finish(5)[2][-3000:])
@@ -269,17 +291,27 @@ def test_a_run_cancelled_from_the_ui_is_cancelled_within_seconds_and_resumes(
             return True
 
         wait_until(deployment_ready, 120, "the served deployment")
-        run = run_deployment("download-served/cancel-test", timeout=0,
-                             parameters={"manifest_json": manifest.model_dump_json(), "path": str(target)})
-        wait_until(lambda: len(finals(target)) >= 1 and emu.stats()["downloads_now"] >= 1, 120,
-                   "the run's first file renamed and the next one in flight")
+        run = run_deployment(
+            "download-served/cancel-test",
+            timeout=0,
+            parameters={"manifest_json": manifest.model_dump_json(), "path": str(target)},
+        )
+        wait_until(
+            lambda: len(finals(target)) >= 1 and emu.stats()["downloads_now"] >= 1,
+            120,
+            "the run's first file renamed and the next one in flight",
+        )
 
         client.set_flow_run_state(run.id, Cancelling(message="cancelled from the UI"), force=True)
 
-        wait_until(lambda: client.read_flow_run(run.id).state.type == StateType.CANCELLED, 30,
-                   "the flow run to be Cancelled")
-        wait_until(lambda: emu.stats()["downloads_now"] == 0 and leftovers(target) == [], 20,
-                   "the run's transfers to stop and its temporary files to go")
+        wait_until(
+            lambda: client.read_flow_run(run.id).state.type == StateType.CANCELLED, 30, "the flow run to be Cancelled"
+        )
+        wait_until(
+            lambda: emu.stats()["downloads_now"] == 0 and leftovers(target) == [],
+            20,
+            "the run's transfers to stop and its temporary files to go",
+        )
     kept = {p.name: p.read_bytes() for p in finals(target)}
     assert 1 <= len(kept) < len(manifest.files)
     assert_served(emu, manifest, finals(target))

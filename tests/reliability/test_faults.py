@@ -23,8 +23,9 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 #: Chosen so that every fault kind fires within the first few draws of its generator (see the
 #: emulator's FaultInjector: one seeded generator per fault kind).
 SEED = 49
-FAULTS = dict(fail_rate=0.2, truncate_rate=0.1, drop_rate=0.1, status4_rate=0.3, export_delay=1.5, latency=0.01,
-              seed=SEED)
+FAULTS = dict(
+    fail_rate=0.2, truncate_rate=0.1, drop_rate=0.1, status4_rate=0.3, export_delay=1.5, latency=0.01, seed=SEED
+)
 
 GRID = QueryGrid(
     series=["hmi.m_45s", "hmi.v_45s"],

@@ -96,7 +96,7 @@ def test_non_fits_bytes_of_the_right_length_are_not_kept(
 def test_intermittent_non_fits_bytes_are_downloaded_again(
     emu: JsocEmulator, settings: JsocSettings, tmp_path: Path
 ) -> None:
-    emu.configure(non_fits_rate=0.4, seed=3)
+    emu.configure(non_fits_rate=0.25, seed=3)
 
     result = jsoc_fetch(QUERY, path=str(tmp_path), settings=settings)
 
@@ -105,11 +105,14 @@ def test_intermittent_non_fits_bytes_are_downloaded_again(
     assert all(p.read_bytes() == served[p.name] for p in result.files)
 
 
-@pytest.mark.parametrize(("mode", "problem"), [
-    ("short", r"truncated: \d+ bytes, headers declare \d+"),
-    ("long", r"(?i)payload is not completed|content.length"),
-    ("index", r"size is \d+ bytes, expected \d+"),
-])
+@pytest.mark.parametrize(
+    ("mode", "problem"),
+    [
+        ("short", r"truncated: \d+ bytes, headers declare \d+"),
+        ("long", r"(?i)payload is not completed|content.length"),
+        ("index", r"size is \d+ bytes, expected \d+"),
+    ],
+)
 def test_sizes_that_lie_give_a_clear_error_and_no_file(
     mode: str, problem: str, emu: JsocEmulator, settings: JsocSettings, tmp_path: Path
 ) -> None:

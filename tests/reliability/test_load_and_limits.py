@@ -32,8 +32,9 @@ def test_twenty_flows_with_one_email_never_have_two_pending_exports(
     queries = [block(i) for i in range(20)]
 
     with ThreadPoolExecutor(max_workers=20) as pool:
-        runs = [pool.submit(jsoc_fetch, q, path=str(tmp_path / f"run{i}"), settings=settings)
-                for i, q in enumerate(queries)]
+        runs = [
+            pool.submit(jsoc_fetch, q, path=str(tmp_path / f"run{i}"), settings=settings) for i, q in enumerate(queries)
+        ]
         results = [run.result(timeout=240) for run in runs]
 
     stats = emu.stats()
@@ -48,16 +49,15 @@ def test_twenty_flows_with_one_email_never_have_two_pending_exports(
         assert all(fits_problem(p) is None for p in only.files)
 
 
-def test_download_connections_never_exceed_the_limit(
-    emu: JsocEmulator, settings: JsocSettings, tmp_path: Path
-) -> None:
+def test_download_connections_never_exceed_the_limit(emu: JsocEmulator, settings: JsocSettings, tmp_path: Path) -> None:
     emu.configure(export_delay=0.2, bandwidth=40_000)  # about half a second per file
     limited = settings.model_copy(update={"max_connections": 2})
     queries = [block(i, minutes=3) for i in range(3)]  # 4 files each, fetched by 3 flows at once
 
     with ThreadPoolExecutor(max_workers=3) as pool:
-        runs = [pool.submit(jsoc_fetch, q, path=str(tmp_path / f"run{i}"), settings=limited)
-                for i, q in enumerate(queries)]
+        runs = [
+            pool.submit(jsoc_fetch, q, path=str(tmp_path / f"run{i}"), settings=limited) for i, q in enumerate(queries)
+        ]
         results = [run.result(timeout=120) for run in runs]
 
     assert all(r.ok for r in results)

@@ -69,7 +69,12 @@ def assert_secret_absent(since: dt.datetime, *roots: Path) -> None:
 
 def test_settings_never_show_the_email() -> None:
     settings = JsocSettings(email=SECRET)
-    for shown in (repr(settings), str(settings), settings.model_dump_json(), json.dumps(settings.model_dump(mode="json"))):
+    for shown in (
+        repr(settings),
+        str(settings),
+        settings.model_dump_json(),
+        json.dumps(settings.model_dump(mode="json")),
+    ):
         assert LOCAL_PART not in shown, shown
     assert LOCAL_PART not in repr(settings.model_copy(update={"email": SECRET}))  # even a plain str slipped in
     assert LOCAL_PART not in repr(JsocSettings.resolve(settings))
@@ -80,7 +85,7 @@ def test_settings_never_show_the_email() -> None:
 def test_a_fetch_stores_the_email_nowhere(emu: JsocEmulator, tmp_path: Path, isolated_state_dir: Path) -> None:
     from prefect.settings import PREFECT_RESULTS_LOCAL_STORAGE_PATH
 
-    since = dt.datetime.now(dt.timezone.utc)
+    since = dt.datetime.now(dt.UTC)
     settings = JsocSettings(server_url=emu.url, email=SECRET)
 
     result = jsoc_fetch(QUERY, path=str(tmp_path / "data"), settings=settings)
@@ -97,7 +102,7 @@ def test_a_fetch_with_the_email_on_the_query_stores_it_nowhere(
 
     from prefect_jsoc import JsocQuery
 
-    since = dt.datetime.now(dt.timezone.utc)
+    since = dt.datetime.now(dt.UTC)
     query = JsocQuery(series="hmi.M_45s", start="2014-01-01T00:00:00", end="2014-01-01T00:01:30", notify=SECRET)
     assert LOCAL_PART not in repr(query) and LOCAL_PART not in query.model_dump_json()
 
@@ -114,12 +119,26 @@ def test_a_cli_fetch_with_notify_stores_the_email_nowhere(
 ) -> None:
     from prefect.settings import PREFECT_RESULTS_LOCAL_STORAGE_PATH
 
-    since = dt.datetime.now(dt.timezone.utc)
+    since = dt.datetime.now(dt.UTC)
 
-    done = CliRunner().invoke(app, [
-        "fetch", "hmi.M_45s", "--start", "2014-01-01T00:00:00", "--end", "2014-01-01T00:01:30",
-        "--notify", SECRET, "--server-url", emu.url, "--path", str(tmp_path / "data"), "--no-progress",
-    ])
+    done = CliRunner().invoke(
+        app,
+        [
+            "fetch",
+            "hmi.M_45s",
+            "--start",
+            "2014-01-01T00:00:00",
+            "--end",
+            "2014-01-01T00:01:30",
+            "--notify",
+            SECRET,
+            "--server-url",
+            emu.url,
+            "--path",
+            str(tmp_path / "data"),
+            "--no-progress",
+        ],
+    )
 
     assert done.exit_code == 0, done.output
     assert LOCAL_PART not in done.output
@@ -158,8 +177,12 @@ def test_the_emulator_binds_loopback_by_default(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="needs Linux's /proc/net/tcp")
 def test_the_emulator_command_binds_loopback_by_default(tmp_path: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "prefect_jsoc.emulator", "--port", "0", "--data-dir", str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prefect_jsoc.emulator", "--port", "0", "--data-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         url = proc.stdout.readline().strip()  # type: ignore[union-attr]
         assert url.startswith("http://127.0.0.1:"), url

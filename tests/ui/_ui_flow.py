@@ -123,14 +123,20 @@ def run_standin(data: Path) -> dict[str, Any]:
         create_markdown_artifact(
             key="jsoc-export-summary",
             markdown=f"## JSOC fetch: {len(labels)} of {len(labels)} blocks complete\n\n- **Server:** `{server}`\n\n"
-            + "| block | status |\n|---|---|\n" + "".join(f"| {label} | ok |\n" for label in labels),
+            + "| block | status |\n|---|---|\n"
+            + "".join(f"| {label} | ok |\n" for label in labels),
             description="JSOC exports: request ids, sizes, durations and failures",
         )
         return sum(counts)
 
     return {
-        "state": standin(return_state=True), "labels": labels, "steps": ["search"], "server_url": server,
-        "record_tables": [], "failed": [], "failed_blocks": [],
+        "state": standin(return_state=True),
+        "labels": labels,
+        "steps": ["search"],
+        "server_url": server,
+        "record_tables": [],
+        "failed": [],
+        "failed_blocks": [],
     }
 
 

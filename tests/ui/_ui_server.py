@@ -91,7 +91,7 @@ class PrefectServer:
         """An environment for a client process of this server (its own home, this API)."""
         return clean_env(self.home / "client", PREFECT_API_URL=self.api_url, **extra)
 
-    def __enter__(self) -> "PrefectServer":
+    def __enter__(self) -> PrefectServer:
         self.home.mkdir(parents=True, exist_ok=True)
         prefect = Path(sys.executable).with_name("prefect")
         cmd = [str(prefect)] if prefect.exists() else [sys.executable, "-m", "prefect"]
@@ -155,7 +155,12 @@ def run_in_subprocess(
     """Run ``cmd`` in its own process group, output to ``log_path``; kill the group on timeout."""
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            cmd,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         try:

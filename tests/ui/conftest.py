@@ -79,7 +79,10 @@ def _run_flow(server: PrefectServer, kind: str, base: Path) -> dict[str, Any]:
     done = run_in_subprocess(
         # A relative download path (the run's cwd is `base`) reads like a user's in the summary.
         [sys.executable, str(FLOW_SCRIPT), kind, str(out), "data/jsoc"],
-        env=env, log_path=log, timeout=FLOW_TIMEOUT, cwd=base,
+        env=env,
+        log_path=log,
+        timeout=FLOW_TIMEOUT,
+        cwd=base,
     )
     flow_log = log.read_text(errors="replace")
     if done.returncode != 0 or not out.exists():
@@ -92,13 +95,15 @@ def _run_flow(server: PrefectServer, kind: str, base: Path) -> dict[str, Any]:
     expected = facts["task_runs"]
     _wait_for(
         lambda: _api(server, "POST", "/task_runs/count", body) >= expected,
-        60, f"{expected} task runs to be recorded",
+        60,
+        f"{expected} task runs to be recorded",
     )
     # ... and none is still running (tasks skipped after a failed step stay Pending as NotReady).
     running = {**body, "task_runs": {"state": {"type": {"any_": ["RUNNING"]}}}}
     _wait_for(
         lambda: _api(server, "POST", "/task_runs/count", running) == 0,
-        60, "every task run to leave the Running state",
+        60,
+        "every task run to leave the Running state",
     )
     return facts
 

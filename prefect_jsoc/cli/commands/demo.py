@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Iterator
+from typing import Annotated
 
 import typer
 
@@ -17,8 +18,9 @@ from prefect_jsoc.cli.output import fail_on_failed_blocks, progress_bar, report_
 @command()
 def demo(
     path: Annotated[str, typer.Option(metavar="PATH", help="Where to put the demo files.")] = "data/demo",
-    export_delay: Annotated[float, typer.Option(
-        metavar="SECONDS", help="Seconds the emulator takes to stage an export.")] = 2.0,
+    export_delay: Annotated[
+        float, typer.Option(metavar="SECONDS", help="Seconds the emulator takes to stage an export.")
+    ] = 2.0,
     debug: DebugOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -26,9 +28,12 @@ def demo(
     with command_context(debug, verbose, prefect_api=True):
         from prefect_jsoc.emulator import JsocEmulator
 
-        with JsocEmulator(export_delay=export_delay) as emu, _temporary_env(
-            PREFECT_JSOC_SERVER_URL=emu.url,
-            PREFECT_JSOC_EMAIL=os.environ.get("PREFECT_JSOC_EMAIL", "demo@example.com"),
+        with (
+            JsocEmulator(export_delay=export_delay) as emu,
+            _temporary_env(
+                PREFECT_JSOC_SERVER_URL=emu.url,
+                PREFECT_JSOC_EMAIL=os.environ.get("PREFECT_JSOC_EMAIL", "demo@example.com"),
+            ),
         ):
             typer.echo(f"JSOC emulator listening on {emu.url}")
             from prefect_jsoc.flows import jsoc_fetch

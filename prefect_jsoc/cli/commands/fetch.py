@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -17,16 +17,20 @@ from prefect_jsoc.cli.query_options import QueryOptions, build_queries, with_que
 @with_query_options
 def fetch(
     query: QueryOptions,
-    protocol: Annotated[Optional[str], typer.Option(
-        metavar="PROTOCOL", help="fits (keywords in headers) or as-is.")] = None,
-    method: Annotated[Optional[str], typer.Option(metavar="METHOD", help="url, url_quick or url-tar.")] = None,
-    notify: Annotated[Optional[str], typer.Option(
-        metavar="EMAIL", help="JSOC-registered notify e-mail (default PREFECT_JSOC_EMAIL).")] = None,
-    path: Annotated[str, typer.Option(
-        metavar="PATH", help="Download directory or template with {file} and record keywords.")] = "data/jsoc",
+    protocol: Annotated[
+        str | None, typer.Option(metavar="PROTOCOL", help="fits (keywords in headers) or as-is.")
+    ] = None,
+    method: Annotated[str | None, typer.Option(metavar="METHOD", help="url, url_quick or url-tar.")] = None,
+    notify: Annotated[
+        str | None, typer.Option(metavar="EMAIL", help="JSOC-registered notify e-mail (default PREFECT_JSOC_EMAIL).")
+    ] = None,
+    path: Annotated[
+        str, typer.Option(metavar="PATH", help="Download directory or template with {file} and record keywords.")
+    ] = "data/jsoc",
     overwrite: Annotated[bool, typer.Option(help="Download again even if a valid copy exists.")] = False,
-    max_connections: Annotated[Optional[int], typer.Option(
-        metavar="N", help="Download connections (JSOC asks for 1).")] = None,
+    max_connections: Annotated[
+        int | None, typer.Option(metavar="N", help="Download connections (JSOC asks for 1).")
+    ] = None,
     server_url: ServerOpt = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     debug: DebugOpt = False,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -14,8 +14,9 @@ from prefect_jsoc.cli.query_options import QueryOptions, build_queries, with_que
 
 @command()
 def series(
-    regex: Annotated[Optional[str], typer.Argument(
-        metavar="REGEX", help="Only series whose name matches this regex.")] = None,
+    regex: Annotated[
+        str | None, typer.Argument(metavar="REGEX", help="Only series whose name matches this regex.")
+    ] = None,
     server_url: ServerOpt = None,
     debug: DebugOpt = False,
     verbose: VerboseOpt = False,
@@ -35,8 +36,9 @@ def series(
 @with_query_options
 def search(
     query: QueryOptions,
-    keys: Annotated[Optional[str], typer.Option(
-        metavar="NAMES", help="Comma-separated keywords to show, or **ALL**.")] = None,
+    keys: Annotated[
+        str | None, typer.Option(metavar="NAMES", help="Comma-separated keywords to show, or **ALL**.")
+    ] = None,
     server_url: ServerOpt = None,
     limit: Annotated[int, typer.Option(metavar="N", help="Rows to print per block (0 = all).")] = 20,
     debug: DebugOpt = False,

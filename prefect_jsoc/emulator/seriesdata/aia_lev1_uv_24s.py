@@ -19,8 +19,7 @@ TAPEGROUP = _base.TAPEGROUP
 PRIMEKEYSINFO = (("T_REC", 1, "24.000000"), ("WAVELNTH", 0, None))
 DBINDEX = _base.DBINDEX
 KEYWORDS = tuple(
-    ("T_REC_step", "double", "constant", "24.000000", "second", "T_REC step", None) if row[0] == "T_REC_step"
-    else row
+    ("T_REC_step", "double", "constant", "24.000000", "second", "T_REC step", None) if row[0] == "T_REC_step" else row
     for row in _base.KEYWORDS
 )
 SEGMENTS = _base.SEGMENTS

@@ -30,11 +30,20 @@ _CHANGES = {
     "magnetogram_bzero": ("continuum_bzero", "double", "variable", "97304", "none", "", None),
     "magnetogram_bscale": ("continuum_bscale", "double", "variable", "3", "none", "", None),
     "BUNIT": ("BUNIT", "string", "constant", "DN/s", "none", "BUNIT: physical units of data, DN/s", None),
-    "CONTENT": ("CONTENT", "string", "constant", "CONTINUUM INTENSITY", "none", "CONTENT: CONTINUUM INTENSITY",
-                None),
+    "CONTENT": ("CONTENT", "string", "constant", "CONTINUUM INTENSITY", "none", "CONTENT: CONTINUUM INTENSITY", None),
 }
-_DN = ("DATAMIN", "DATAMAX", "DATAMEDN", "DATAMEAN", "DATARMS", "DATAMIN2", "DATAMAX2", "DATAMED2", "DATAMEA2",
-       "DATARMS2")
+_DN = (
+    "DATAMIN",
+    "DATAMAX",
+    "DATAMEDN",
+    "DATAMEAN",
+    "DATARMS",
+    "DATAMIN2",
+    "DATAMAX2",
+    "DATAMED2",
+    "DATAMEA2",
+    "DATARMS2",
+)
 
 
 def _keyword(row: tuple) -> tuple:
