@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from astropy.io import fits
 
+from prefect_jsoc.downloads import RECORD_DIR
 from prefect_jsoc.limits import SLOT_LEASE_SECONDS
 
 from ._hosts import FetchReport, HostRun
@@ -106,7 +107,7 @@ def assert_host_files(emulator: EmulatorProcess, report: FetchReport) -> int:
 def assert_files_served(emulator: EmulatorProcess, directory: Path, expected: int) -> int:
     """``directory`` holds ``expected`` files, each a valid FITS file equal to one the emulator served."""
     served = {entry["what"].rsplit("/", 1)[-1]: entry["what"] for entry in emulator.log() if entry["kind"] == "GET"}
-    files = sorted(p for p in directory.rglob("*") if p.is_file())
+    files = sorted(p for p in directory.rglob("*") if p.is_file() and RECORD_DIR not in p.parts)  # not the records
     assert not [p for p in files if p.name.startswith(".")], f"temporary files left in {directory}"
     assert len(files) == expected, f"{directory} holds {len(files)} files, expected {expected}"
     for path in files:
