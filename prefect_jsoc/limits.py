@@ -31,13 +31,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from typing import Any
 from uuid import UUID
 
 from prefect_jsoc._log import get_logger
 from prefect_jsoc.errors import LimitUnavailableError, SlotTimeoutError
 from prefect_jsoc.polling import poll_until
 from prefect_jsoc.settings import JsocSettings
+from prefect_jsoc.slot_api import give_back, is_busy, read_usage, take_slots
 
 __all__ = [
     "SLOT_LEASE_SECONDS",
@@ -84,59 +84,8 @@ def _api_url() -> str:
     return str(PREFECT_API_URL.value() or "ephemeral")
 
 
-def _is_connection_error(exc: BaseException) -> bool:
-    import httpx
-
-    return isinstance(exc, (httpx.TransportError, ConnectionError))
-
-
 def _status(exc: BaseException) -> int | None:
     return getattr(getattr(exc, "response", None), "status_code", None)
-
-
-#: Answers that mean "the Prefect server is busy right now, ask again": SQLite write contention
-#: (503), rate limiting (429), a proxy in between (502, 504).
-_BUSY_SERVER = frozenset({429, 502, 503, 504})
-
-
-_clients: dict[str, Any] = {}
-_no_retry_settings: dict[int, tuple[Any, Any]] = {}
-_clients_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def _client() -> Iterator[Any]:
-    """This process's synchronous Prefect client for slot calls, one that does not retry by itself.
-
-    Prefect's client sleeps 2 s (then 4, 8, ...) after a 503, which a SQLite-backed server answers
-    whenever two writes meet; a slot freed during that sleep idles. Our callers poll every 0.2-0.5 s
-    and treat a busy server like a taken slot instead. The client stays open (making one costs a
-    tenth of a second or more, on every poll); its retry count is read per request from the
-    settings context, which is why that context is entered here.
-    """
-    import prefect.context
-    from prefect import get_client
-    from prefect.settings import PREFECT_CLIENT_MAX_RETRIES
-
-    context = prefect.context.get_settings_context()
-    with _clients_lock:
-        cached = _no_retry_settings.get(id(context.settings))
-        if cached is None or cached[0] is not context.settings:
-            cached = (context.settings, context.settings.copy_with_update(updates={PREFECT_CLIENT_MAX_RETRIES: 0}))
-            if len(_no_retry_settings) > 8:
-                _no_retry_settings.clear()
-            _no_retry_settings[id(context.settings)] = cached
-    with prefect.context.SettingsContext(profile=context.profile, settings=cached[1]):
-        url = _api_url()
-        if url == "ephemeral":  # an in-process API: nothing to keep open
-            with get_client(sync_client=True) as client:
-                yield client
-            return
-        with _clients_lock:
-            client = _clients.get(url)
-            if client is None:
-                client = _clients[url] = get_client(sync_client=True).__enter__()
-        yield client
 
 
 def ensure_limit(name: str, size: int) -> None:
@@ -283,21 +232,17 @@ def acquire_slots(
         try:
             # Look before asking, one thread of this process at a time: a refused request still writes
             # to the server's database (its "denied slots" count), and on SQLite two writes that meet
-            # cost a 503 and the Prefect client's 2 s retry.
-            with _asking, _client() as client:
-                current = client.read_global_concurrency_limit_by_name(limit)
-                if current.active_slots + occupy > current.limit:
+            # cost a 503 (see prefect_jsoc.slot_api).
+            with _asking:
+                active, limit_size = read_usage(limit)
+                if active + occupy > limit_size:
                     return busy()
-                reply = client.increment_concurrency_slots_with_lease(
-                    names=[limit], slots=occupy, mode="concurrency", lease_duration=SLOT_LEASE_SECONDS
-                ).json()
+                lease = take_slots(limit, occupy, SLOT_LEASE_SECONDS)
         except Exception as exc:
-            if _status(exc) not in (423, *_BUSY_SERVER) and not _is_connection_error(exc):
+            if not is_busy(exc):
                 raise LimitUnavailableError(f"Could not take a slot of the Prefect limit {limit!r}: {exc}") from exc
             return busy()
-        if not reply.get("limits"):
-            raise LimitUnavailableError(f"The Prefect limit {limit!r} does not exist although it was just created.")
-        return str(reply["lease_id"])
+        return lease if lease is not None else busy()
 
     def timed_out(waited: float) -> Exception:
         return SlotTimeoutError(
@@ -333,11 +278,10 @@ def release_slots(lease_id: str | None) -> None:
         renewal.wake.set()
     for attempt in range(4):
         try:
-            with _client() as client:
-                client.release_concurrency_slots_with_lease(UUID(lease_id))
+            give_back(lease_id)
             break
         except Exception as exc:
-            if attempt < 3 and (_status(exc) in _BUSY_SERVER or _is_connection_error(exc)):
+            if attempt < 3 and is_busy(exc):
                 time.sleep(0.1 * (attempt + 1))
                 continue
             get_logger().warning("Could not give back JSOC slot %s (it expires within a minute): %s", lease_id, exc)
