@@ -13,7 +13,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import drms
 import numpy as np
@@ -28,44 +28,20 @@ from prefect_jsoc.errors import (
     UnknownSeriesError,
 )
 from prefect_jsoc.query import JsocQuery
+from prefect_jsoc.replies import drms_error_text, error_text, json_object, succeeded
 from prefect_jsoc.retries import Retrying
 from prefect_jsoc.series import SeriesInfo, series_name
 from prefect_jsoc.settings import JsocSettings
 from prefect_jsoc.transport import DrmsClient, make_server_config, timed_cgi_client
+from prefect_jsoc.ttl_cache import TtlCache
 
 __all__ = ["JsocClient", "SeriesInfo", "make_server_config"]
-
-V = TypeVar("V")
 
 #: How long a series definition or a successful e-mail check is remembered, in seconds.
 CACHE_TTL = 3600.0
 _MAX_CLIENTS = 8
 _CLIENTS: dict[tuple[Any, ...], JsocClient] = {}
 _CLIENTS_LOCK = threading.Lock()
-
-
-class _TtlCache(Generic[V]):
-    """A small bounded cache whose entries expire (series definitions and e-mail checks)."""
-
-    def __init__(self, maxsize: int, ttl: float) -> None:
-        self._data: dict[str, tuple[float, V]] = {}
-        self._maxsize, self._ttl = maxsize, ttl
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> V | None:
-        with self._lock:
-            hit = self._data.get(key)
-            if hit is None or time.monotonic() - hit[0] > self._ttl:
-                self._data.pop(key, None)
-                return None
-            return hit[1]
-
-    def put(self, key: str, value: V) -> None:
-        with self._lock:
-            self._data.pop(key, None)
-            self._data[key] = (time.monotonic(), value)
-            while len(self._data) > self._maxsize:
-                self._data.pop(next(iter(self._data)))
 
 
 class JsocClient:
@@ -90,8 +66,8 @@ class JsocClient:
         self.server_url = self.settings.server_url
         self.config = make_server_config(self.server_url)
         # series name (lower case) -> (definition, the series_struct reply it was read from)
-        self._series: _TtlCache[tuple[SeriesInfo, dict[str, Any]]] = _TtlCache(maxsize=256, ttl=CACHE_TTL)
-        self._emails: _TtlCache[bool] = _TtlCache(maxsize=64, ttl=CACHE_TTL)
+        self._series: TtlCache[tuple[SeriesInfo, dict[str, Any]]] = TtlCache(maxsize=256, ttl=CACHE_TTL)
+        self._emails: TtlCache[bool] = TtlCache(maxsize=64, ttl=CACHE_TTL)
         self._series_lock = threading.Lock()
         self._email_lock = threading.Lock()
         self._cgi = timed_cgi_client(self.config, self.settings.request_timeout)
@@ -151,9 +127,9 @@ class JsocClient:
             if cached is not None:
                 return cached[0]
             what = "jsoc_info (series_struct)"
-            struct = _json_object(self._call(what, lambda: self._cgi.series_struct(name.lower())), what)
-            if not _succeeded(struct):
-                error, status = _said(struct)
+            struct = json_object(self._call(what, lambda: self._cgi.series_struct(name.lower())), what)
+            if not succeeded(struct):
+                error, status = error_text(struct)
                 if "not found" in error.lower() or "does not exist" in error.lower():
                     raise UnknownSeriesError(self._unknown_series_message(name))
                 raise JsocQueryError(f"JSOC {what} failed for {name!r}: {error} [status={status}].")
@@ -212,9 +188,9 @@ class JsocClient:
             JsocQueryError: When JSOC answers another error.
         """
         what = "jsoc_info (rs_summary)"
-        reply = _json_object(self._call(what, lambda: self._cgi.rs_summary(recordset)), what)
-        if not _succeeded(reply):
-            raise _recordset_error(_said(reply), what, recordset)
+        reply = json_object(self._call(what, lambda: self._cgi.rs_summary(recordset)), what)
+        if not succeeded(reply):
+            raise _recordset_error(error_text(reply), what, recordset)
         try:
             return int(reply.get("count", 0))
         except (TypeError, ValueError) as exc:
@@ -290,7 +266,7 @@ class JsocClient:
             try:
                 return self._drms.query(recordset, **query)
             except drms.DrmsQueryError as exc:
-                raise _recordset_error(_drms_said(exc), what, recordset) from exc
+                raise _recordset_error(drms_error_text(exc), what, recordset) from exc
 
         return self._call(what, ask)
 
@@ -306,7 +282,7 @@ class JsocClient:
             ``(status, message)``: 2 means registered; 3 pending; 4 unknown; -2 invalid.
         """
         what = "checkAddress.sh"
-        reply = _json_object(self._call(what, lambda: self._cgi.check_address(email_address)), what)
+        reply = json_object(self._call(what, lambda: self._cgi.check_address(email_address)), what)
         try:
             status = int(reply.get("status"))  # type: ignore[arg-type]
         except (TypeError, ValueError):
@@ -356,7 +332,7 @@ class JsocClient:
                 recordset, email_address, method=query.method, protocol=query.protocol, filenamefmt=fmt, process=process
             ),
         )
-        return _json_object(reply, what)
+        return json_object(reply, what)
 
     def export_status(self, request_id: str) -> dict[str, Any]:
         """Return JSOC's raw reply to ``jsoc_fetch?op=exp_status`` for a request id.
@@ -368,33 +344,12 @@ class JsocClient:
             The JSON reply as a dict (``status`` may be a string in completed replies).
         """
         what = "jsoc_fetch (exp_status)"
-        return _json_object(self._call(what, lambda: self._cgi.exp_status(request_id)), what)
+        return json_object(self._call(what, lambda: self._cgi.exp_status(request_id)), what)
 
 
 # ---------------------------------------------------------------------------------------------
 # JSOC's replies
 # ---------------------------------------------------------------------------------------------
-
-
-def _json_object(reply: Any, what: str) -> dict[str, Any]:
-    if not isinstance(reply, dict):
-        raise JsocProtocolError(f"JSOC {what} answered {type(reply).__name__}, not a JSON object.")
-    return reply
-
-
-def _succeeded(reply: dict[str, Any]) -> bool:
-    return reply.get("status") in (0, "0")
-
-
-def _said(reply: dict[str, Any]) -> tuple[str, Any]:
-    """JSOC's error text and status from an error reply."""
-    return str(reply.get("error") or "DRMS query failed.").strip(), reply.get("status")
-
-
-def _drms_said(exc: drms.DrmsQueryError) -> tuple[str, Any]:
-    """JSOC's error text and status from drms's error (drms appends ``" [status=N]"`` to the text)."""
-    m = re.fullmatch(r"(.*?)\s*\[status=(-?\d+)\]", str(exc), re.DOTALL)
-    return (m[1], int(m[2])) if m else (str(exc), None)
 
 
 def _recordset_error(said: tuple[str, Any], what: str, recordset: str) -> JsocQueryError | JsocValidationError:

@@ -10,7 +10,9 @@ guarantees and the modules that keep them:
 * :mod:`~prefect_jsoc.downloads.paths`: safe names, path templates, :func:`check_download_path`;
 * :mod:`~prefect_jsoc.downloads.verify`: :func:`verify_file` and the FITS checksums;
 * :mod:`~prefect_jsoc.downloads.ledger`: temporary names, locks, verification records;
-* :mod:`~prefect_jsoc.downloads.transfer`: one round of transfers through parfive;
+* :mod:`~prefect_jsoc.downloads.transfer`: one round of transfers through parfive, with
+  :mod:`~prefect_jsoc.downloads.jobs` (each file's state), :mod:`~prefect_jsoc.downloads.parfive_hooks`
+  (the guarded downloader) and :mod:`~prefect_jsoc.downloads.faults` (failure classes, the rate watchdog);
 * :mod:`~prefect_jsoc.downloads.engine`: :func:`download_manifest`, :func:`stop_downloads`.
 """
 

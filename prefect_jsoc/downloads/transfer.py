@@ -20,154 +20,29 @@ are recorded here and reported by the caller.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import contextvars
-import errno as errno_codes
-import functools
 import os
 import threading
-import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from prefect_jsoc._log import get_logger
-from prefect_jsoc.models import ManifestFile
 from prefect_jsoc.settings import JsocSettings
 
-from .ledger import PathLock, Product, is_verified, remove_stale_temporaries, temporary_path, write_record
+from .faults import describe_failure, is_disk_full, too_slow
+from .jobs import FileJob, RoundResult
+from .ledger import PathLock, is_verified, remove_stale_temporaries, temporary_path, write_record
+from .parfive_hooks import TempName, current_job, downloader_class
 from .verify import inspect_file
 
-__all__ = ["CHUNK_SIZE", "FileJob", "RoundResult", "run_round"]
+__all__ = ["CHUNK_SIZE", "FileJob", "RoundResult", "describe_failure", "is_disk_full", "run_round"]
 
 #: Read chunk passed to parfive (its default of 1 KiB caps throughput near 100 MB/s).
 CHUNK_SIZE = 1 << 20
 #: How often a running round looks at its stop conditions, in seconds.
 STOP_POLL = 0.1
-_DISK_FULL = (errno_codes.ENOSPC, getattr(errno_codes, "EDQUOT", errno_codes.ENOSPC))
-
-
-@dataclass(eq=False)
-class FileJob:
-    """One file to download, and what happened to it in the current round.
-
-    ``state`` is ``pending`` (not started), ``busy`` (another writer holds its lock), ``skipped``
-    (another writer verified it meanwhile), ``done`` (verified and in place), ``failed`` or
-    ``stopped``.
-    """
-
-    file: ManifestFile
-    target: Path
-    product: Product
-    index: int
-    request_id: str | None = None
-    method: str = ""
-    server_url: str = ""
-    state: str = "pending"
-    reason: str | None = None
-    transient: bool = False
-    started: bool = False
-    nbytes: int = 0
-    temp: Path | None = None
-    lock: PathLock | None = None
-    announced: int | None = None
-    task: asyncio.Task[Any] | None = field(default=None, repr=False)
-    writer_closed: asyncio.Event | None = field(default=None, repr=False)
-
-    def reset(self) -> None:
-        """Forget the last round (before the file is tried again)."""
-        self.state, self.reason, self.transient, self.started, self.nbytes = "pending", None, False, False, 0
-        self.temp, self.lock, self.announced, self.task, self.writer_closed = None, None, None, None, None
-
-    def fail(self, reason: str, *, transient: bool) -> None:
-        """Mark the file failed, keeping the first reason given."""
-        if self.state not in ("failed", "stopped"):
-            self.state, self.reason, self.transient = "failed", reason, transient
-
-    def cleanup(self) -> None:
-        """Remove this round's temporary file and release the lock (safe to call twice)."""
-        if self.temp is not None:
-            with contextlib.suppress(OSError):
-                self.temp.unlink()
-        if self.lock is not None:
-            self.lock.release()
-
-
-@dataclass
-class RoundResult:
-    """What a round ended with, besides each job's state.
-
-    Attributes:
-        write_error: The first write error (the round stopped because of it), and the path.
-        stopped: True when the round was stopped on request (or interrupted).
-    """
-
-    write_error: tuple[OSError, Path] | None = None
-    stopped: bool = False
-
-
-_current_job: contextvars.ContextVar[FileJob | None] = contextvars.ContextVar("prefect_jsoc_job", default=None)
-
-
-class _TempName:
-    """parfive's ``filename`` callable: notes the announced ``Content-Length`` and names the temporary file."""
-
-    def __init__(self, job: FileJob) -> None:
-        self.job = job
-
-    def __call__(self, first: Any, second: Any) -> Path:
-        # parfive 2.x calls it as (response, url); its docstring says (url, response).
-        response = second if isinstance(first, str) else first
-        length = getattr(response, "headers", {}).get("Content-Length") if response is not None else None
-        with contextlib.suppress(TypeError, ValueError):
-            self.job.announced = int(length) if length is not None else None
-        assert self.job.temp is not None
-        return self.job.temp
-
-
-@functools.cache
-def _downloader_class() -> type:
-    """The ``parfive.Downloader`` subclass (defined on first use: parfive is imported lazily)."""
-    import parfive
-
-    class GuardedDownloader(parfive.Downloader):  # type: ignore[misc]
-        """parfive with a per-file guard around each transfer, and a writer whose failure is seen.
-
-        The one workaround for parfive (2.1-2.3): its ``_get_http`` puts downloaded chunks on an
-        unbounded queue that a separate writer task drains, and then waits on ``queue.join()``.
-        When the writer dies (``ENOSPC`` on ``write``/``flush``), nothing ever calls
-        ``task_done()`` again, so the download waits forever while the chunks pile up in memory:
-        the "full disk hangs the fetch" defect. Wrapping the writer lets the round see the error
-        and cancel the file (and the round) at once. Both overrides call parfive's own methods.
-        """
-
-        def __init__(self, transfer: _Round, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self._transfer = transfer
-
-        async def _get_http(self, session: Any, *, url: str, filepath_partial: Any, **kwargs: Any) -> Any:
-            job = getattr(filepath_partial, "job", None)
-            call = functools.partial(super()._get_http, session, url=url, filepath_partial=filepath_partial, **kwargs)
-            if job is None:  # pragma: no cover - every file of a round has a guard
-                return await call()
-            await self._transfer.guarded(job, call)
-            return url, str(job.target)
-
-        async def _write_worker(self, queue: Any, file_pb: Any, filepath: Any) -> None:
-            job = _current_job.get()
-            try:
-                await super()._write_worker(queue, file_pb, filepath)
-            except OSError as exc:
-                if job is not None:
-                    self._transfer.write_failed(job, exc, job.target)
-                raise
-            finally:
-                if job is not None and job.writer_closed is not None:
-                    job.writer_closed.set()
-
-    return GuardedDownloader
 
 
 class _Round:
@@ -208,12 +83,12 @@ class _Round:
                 total=None, sock_connect=self.settings.request_timeout, sock_read=self.settings.request_timeout
             ),
         )
-        downloader = _downloader_class()(
+        downloader = downloader_class()(
             self, max_conn=self.connections, max_splits=1, progress=False, overwrite=True, config=config
         )
         for job in self.jobs:
             downloader.enqueue_file(
-                job.file.url, path=job.target.parent, filename=_TempName(job), overwrite=True, chunksize=CHUNK_SIZE
+                job.file.url, path=job.target.parent, filename=TempName(job), overwrite=True, chunksize=CHUNK_SIZE
             )
         self.run_task = asyncio.ensure_future(downloader.run_download())
         try:
@@ -280,7 +155,7 @@ class _Round:
             job.started = True
             job.writer_closed = asyncio.Event()
             job.task = asyncio.current_task()
-            token = _current_job.set(job)
+            token = current_job.set(job)
             watchdog = asyncio.ensure_future(self.watch(job))
             error: Any = None
             try:
@@ -293,7 +168,7 @@ class _Round:
                 error = getattr(exc, "exception", exc)
             finally:
                 watchdog.cancel()
-                _current_job.reset(token)
+                current_job.reset(token)
                 if job.reason is not None and job.task is not None and job.task.cancelling():
                     job.task.uncancel()  # we cancelled it (too slow, write error), not the caller
             if error is None:  # complete: verified and kept even when the round is stopping
@@ -315,32 +190,8 @@ class _Round:
     async def watch(self, job: FileJob) -> None:
         """Abandon the transfer when it delivers less than ``min_download_rate`` over the window."""
         rate, window = self.settings.min_download_rate, self.settings.download_rate_window
-        if rate <= 0:
-            return
-        tick = min(1.0, window / 4)
-        samples: collections.deque[tuple[float, int]] = collections.deque([(time.monotonic(), 0)])
-        while True:
-            await asyncio.sleep(tick)
-            now = time.monotonic()
-            try:
-                size = os.stat(job.temp).st_size if job.temp is not None else 0
-            except OSError:
-                size = 0
-            samples.append((now, size))
-            while len(samples) > 1 and samples[1][0] <= now - window:
-                samples.popleft()
-            began, size_then = samples[0]
-            if now - began >= window and size - size_then < rate * (now - began):
-                got = (size - size_then) / (now - began)
-                job.fail(
-                    f"too slow: {got:.0f} B/s over the last {now - began:.0f} s, below the minimum of {rate:.0f} B/s "
-                    "(setting min_download_rate); abandoned as a transient fault",
-                    transient=True,
-                )
-                self.too_slow = True
-                if job.task is not None:
-                    job.task.cancel()
-                return
+        if rate > 0 and await too_slow(job, rate, window):
+            self.too_slow = True
 
     def write_failed(self, job: FileJob, exc: OSError, path: Path) -> None:
         """A file could not be written: fail it and stop the whole round at once."""
@@ -406,28 +257,6 @@ class _Round:
             announced_size=job.announced,
         )
         job.state, job.nbytes = "done", found.size
-
-
-def describe_failure(error: Any) -> tuple[str, bool]:
-    """Text and transience of a parfive failure (an exception, or the HTTP response it refused)."""
-    import aiohttp
-
-    status = getattr(error, "status", None)
-    if status is None:
-        status = getattr(getattr(error, "response", None), "status", None)
-    if isinstance(status, int):
-        reason = getattr(error, "reason", None) or getattr(getattr(error, "response", None), "reason", "") or ""
-        return f"HTTP {status} {reason}".strip(), status >= 500 or status in (408, 429)
-    if error is None:
-        return "failed", False
-    text = f"{type(error).__name__}: {error}".rstrip(": ")
-    transient = isinstance(error, (aiohttp.ClientError, asyncio.TimeoutError, TimeoutError, ConnectionError))
-    return text, transient
-
-
-def is_disk_full(exc: OSError) -> bool:
-    """True for ``ENOSPC`` and ``EDQUOT``."""
-    return exc.errno in _DISK_FULL
 
 
 def run_round(

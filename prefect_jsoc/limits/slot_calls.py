@@ -19,6 +19,8 @@ from typing import Any
 
 import httpx
 
+from .prefect_api import api_url
+
 __all__ = ["BUSY_SERVER", "SlotApiError", "give_back", "is_busy", "prefect_client", "read_usage", "take_slots"]
 
 #: Answers that mean "the Prefect server is busy right now, ask again": SQLite write contention
@@ -46,18 +48,12 @@ def is_busy(exc: BaseException) -> bool:
     return status in BUSY_SERVER or status == 423 or isinstance(exc, (httpx.TransportError, ConnectionError))
 
 
-def _api_url() -> str:
-    from prefect.settings import PREFECT_API_URL
-
-    return str(PREFECT_API_URL.value() or "ephemeral")
-
-
 @contextlib.contextmanager
 def prefect_client() -> Iterator[Any]:
     """This process's synchronous Prefect client, kept open (making one costs 0.1 s or more)."""
     from prefect import get_client
 
-    url = _api_url()
+    url = api_url()
     if url == "ephemeral":  # an in-process API: nothing to keep open
         with get_client(sync_client=True) as client:
             yield client
