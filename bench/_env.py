@@ -58,12 +58,9 @@ def _cpu_seconds(pid: int) -> float | None:
 
 def drms_server_config(url: str, name: str = "JSOC") -> Any:
     """A ``drms.ServerConfig`` for a JSOC-like server at ``url`` (the one prefect-jsoc itself uses)."""
-    from drms.config import ServerConfig
-
     from prefect_jsoc.client import make_server_config
 
-    config = make_server_config(url)
-    return ServerConfig(**{**config.to_dict(), "name": name})
+    return make_server_config(url, name)
 
 
 class EmulatorProcess:

@@ -42,7 +42,7 @@ _HEX_INTEGERS_LOST = Version(drms.__version__) < Version("0.9.1")
 KnownStruct = Callable[[str], "dict[str, Any] | None"]
 
 
-def make_server_config(server_url: str) -> drms.ServerConfig:
+def make_server_config(server_url: str, name: str = "PREFECT_JSOC") -> drms.ServerConfig:
     """Build a ``drms.ServerConfig`` for a JSOC-like server at ``server_url``.
 
     The CGIs are expected under ``<server_url>cgi-bin/ajax/`` and files under ``<server_url>``,
@@ -50,6 +50,7 @@ def make_server_config(server_url: str) -> drms.ServerConfig:
 
     Args:
         server_url: Base URL, e.g. ``"http://jsoc.stanford.edu"`` or ``"http://127.0.0.1:8080/"``.
+        name: The configuration's name in drms.
 
     Returns:
         The server configuration.
@@ -63,7 +64,7 @@ def make_server_config(server_url: str) -> drms.ServerConfig:
     """
     base = server_url.rstrip("/") + "/"
     return drms.ServerConfig(
-        name="PREFECT_JSOC",
+        name=name,
         cgi_baseurl=f"{base}cgi-bin/ajax/",
         cgi_show_series="show_series",
         cgi_jsoc_info="jsoc_info",

@@ -199,19 +199,9 @@ class JsocEmulator:
 
     def server_config(self, name: str = "JSOCEMU") -> ServerConfig:
         """A ``drms.ServerConfig`` pointing at this emulator."""
-        from drms.config import ServerConfig
+        from prefect_jsoc.transport import make_server_config
 
-        return ServerConfig(
-            name=name,
-            cgi_baseurl=f"{self.url}cgi-bin/ajax/",
-            cgi_show_series="show_series",
-            cgi_jsoc_info="jsoc_info",
-            cgi_jsoc_fetch="jsoc_fetch",
-            cgi_check_address="checkAddress.sh",
-            cgi_show_series_wrapper="showextseries",
-            show_series_wrapper_dbhost="hmidb2",
-            http_download_baseurl=self.url,
-        )
+        return make_server_config(self.url, name)
 
     @contextlib.contextmanager
     def patch_drms_jsoc(self) -> Iterator[JsocEmulator]:
