@@ -12,7 +12,8 @@ Writes, under ``bench/results/profiles/`` (or ``--out``): ``CASE.pyinstrument.tx
 the flow's main thread; ``--html`` adds the interactive ``.html``), and ``CASE.threads.txt`` (every
 thread, sampled: the tasks run on Prefect's thread pool, which pyinstrument does not see). Flow
 cases also print the emulator's time line of the run (calls, exports, downloads, hand-offs).
-``--blocks N`` changes the block count of E1/E2.
+``--blocks N`` changes the block count of E1/E2; ``--warm-runs N`` runs A or B N times first,
+unprofiled; ``--show-all`` keeps Prefect's own frames in the text profile.
 """
 
 from __future__ import annotations
@@ -84,6 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--blocks", type=int, default=None)
     p.add_argument("--out", default=str(PROFILES))
     p.add_argument("--html", action="store_true", help="also write pyinstrument's HTML report")
+    p.add_argument("--show-all", action="store_true", help="flow cases: keep Prefect's frames in the text profile")
+    p.add_argument(
+        "--warm-runs",
+        type=int,
+        default=0,
+        help="A, B: run the flow this many times first, unprofiled (the bench's later repeats find a warm server)",
+    )
     args = p.parse_args(argv)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -123,7 +131,19 @@ def main(argv: list[str] | None = None) -> int:
                 _fetchrun.warm(emu, blocks)
                 emu.configure(export_delay=_fetchrun.EXPORT_DELAY, max_pending_per_email=1)
                 env = _fetchrun.ours_env(ctx, emu, 1, "profile")
-                spec = {"blocks": blocks, "path": str(ctx.fresh_dir("profile-data")), **files}
+                spec = {
+                    "blocks": blocks,
+                    "path": str(ctx.fresh_dir("profile-data")),
+                    "show_all": args.show_all,
+                    **files,
+                }
+                for i in range(args.warm_runs):
+                    emu.reset(exports=True)
+                    warm_env = _fetchrun.ours_env(ctx, emu, 1, f"warm-{i}")
+                    warm_spec = {"blocks": blocks, "path": str(ctx.fresh_dir("warm-data"))}
+                    warm_run = run_worker(ctx, "jsoc_fetch", warm_spec, env=warm_env)
+                    print(f"warm-up run {i + 1}: {warm_run['wall_seconds']:.2f} s (not profiled)")
+                emu.reset(exports=True)
                 if args.case == "C":
                     first = run_worker(ctx, "jsoc_fetch", spec, env=env)
                     print(f"first run {first['wall_seconds']:.2f} s (not profiled)")

@@ -10,6 +10,8 @@ export stages. JSOC's limits are Prefect global concurrency limits, held for eve
 
 from __future__ import annotations
 
+import contextvars
+import threading
 import time
 from datetime import datetime
 from typing import Any
@@ -32,6 +34,7 @@ from prefect_jsoc.artifacts import (
 from prefect_jsoc.downloads import check_download_path
 from prefect_jsoc.errors import JsocFetchError
 from prefect_jsoc.fetching import STEP_WEIGHTS, fetch_export
+from prefect_jsoc.limits import prepare_limits
 from prefect_jsoc.planning import plan_exports
 from prefect_jsoc.query import JsocQuery, ValidatedQuery, or_queries, queries_from
 from prefect_jsoc.results import BlockResult, FetchResult, SearchSummary
@@ -260,10 +263,19 @@ def jsoc_fetch(
     )
     progress_key = str(flow_run.id or id(progress))
     with registered_progress(progress_key, progress):
+        # The Prefect limits are created while the blocks are validated, not by the first stage. The
+        # thread runs in a copy of this context, so it sees the same Prefect settings (API URL).
+        preparing = threading.Thread(
+            target=contextvars.copy_context().run,
+            args=(prepare_limits, settings, _notify_emails(blocks, settings)),
+            daemon=True,
+        )
+        preparing.start()
         validated = _validated(blocks, settings, export=True)
         progress.advance("flow", len(blocks) * STEP_WEIGHTS["validate"], f"Validated {len(blocks)} block(s)")
         searches = search.map(validated, keys=unmapped(keys), settings=unmapped(settings))
         units = plan_exports(validated, pack=pack)
+        preparing.join()
         with_records = sum(len(u.blocks) for u in units)
         logger.info(
             "%d block(s) with records go into %d export(s)%s.",
@@ -279,7 +291,10 @@ def jsoc_fetch(
             progress_key=unmapped(progress_key),
         )
         unit_of = {id(future): unit for future, unit in zip(futures, units)}
+        found = _search_results(searches, validated)
+        progress.advance("flow", len(blocks) * STEP_WEIGHTS["search"])
         by_block: dict[str, BlockResult] = {}
+        published = False
         for future in as_completed(futures):
             unit = unit_of[id(future)]
             for block_result in _unit_results(future, unit):
@@ -287,8 +302,11 @@ def jsoc_fetch(
             progress.at_least(
                 unit.label, _unit_weight(unit), f"{len(by_block)} of {with_records} block(s) done; last: {unit.label}"
             )
-        found = _search_results(searches, validated)
-        progress.advance("flow", len(blocks) * STEP_WEIGHTS["search"])
+            if not published:  # while the next export stages, not after the last download
+                _publish_records(found, settings, len(blocks))
+                published = True
+        if not published:
+            _publish_records(found, settings, len(blocks))
 
     result = FetchResult(
         server_url=settings.server_url,
@@ -296,11 +314,6 @@ def jsoc_fetch(
         blocks=[by_block.get(v.cache_key()) or _empty_block(v) for v in validated],
         elapsed_seconds=time.monotonic() - started,
     )
-    publish_records_summary([r for r in found if r is not None], settings.server_url)
-    if len(blocks) <= MAX_BLOCK_TABLES:
-        for r in found:
-            if r is not None:
-                publish_block_records(r.query, r.table, r.count)
     publish_export_summary(result)
     complete = len(result.blocks) - len(result.failed)
     progress.finish(
@@ -345,6 +358,26 @@ def _empty_block(block: ValidatedQuery) -> BlockResult:
         block,
         warning="no records in this range (nothing to export); check the time range and prime keys",
     )
+
+
+def _notify_emails(blocks: list[JsocQuery], settings: JsocSettings) -> list[str]:
+    """The notify e-mails the blocks' exports will use (validation reports a missing one)."""
+    out = []
+    for block in blocks:
+        try:
+            out.append(settings.notify_email(block.notify_address()))
+        except Exception:  # noqa: BLE001, S112 - validate raises it with its context
+            continue
+    return out
+
+
+def _publish_records(found: list[Any], settings: JsocSettings, blocks: int) -> None:
+    """The records summary and, for a handful of blocks, one records table per block."""
+    publish_records_summary([r for r in found if r is not None], settings.server_url)
+    if blocks <= MAX_BLOCK_TABLES:
+        for r in found:
+            if r is not None:
+                publish_block_records(r.query, r.table, r.count)
 
 
 def _search_results(futures: Any, blocks: list[ValidatedQuery]) -> list[Any]:

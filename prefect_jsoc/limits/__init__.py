@@ -34,6 +34,7 @@ from .slots import (
     export_limit,
     export_limit_name,
     export_slot_held,
+    prepare_limits,
     release_export_slot,
     watch_export_slot,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "export_limit",
     "export_limit_name",
     "export_slot_held",
+    "prepare_limits",
     "release_export_slot",
     "release_slots",
     "watch_export_slot",

@@ -24,6 +24,7 @@ from .slot_calls import give_back, is_busy, read_usage, take_slots
 __all__ = [
     "SLOT_LEASE_SECONDS",
     "acquire_slots",
+    "acquire_some_slots",
     "claim_lease",
     "lease_held",
     "release_slots",
@@ -94,13 +95,23 @@ class _Renewal:
 _renewals: dict[str, _Renewal] = {}
 _renewals_lock = threading.Lock()
 #: Signalled whenever this process gives slots back, so its own waiters try again at once instead
-#: of at their next poll (waiters on other hosts poll).
+#: of at their next poll (waiters on other hosts poll). ``_releases`` counts those give-backs: a
+#: waiter sleeps only if none happened since it last asked, so a release that lands between its
+#: refused ask and its sleep is not missed.
 _freed = threading.Condition()
+_releases = 0
 _asking = threading.Lock()
 
 
-def _sleep_until_freed(seconds: float) -> None:
+def _releases_so_far() -> int:
     with _freed:
+        return _releases
+
+
+def _sleep_until_freed(seconds: float, *, unless_since: int | None = None) -> None:
+    with _freed:
+        if unless_since is not None and _releases != unless_since:
+            return
         _freed.wait(seconds)
 
 
@@ -133,30 +144,80 @@ def acquire_slots(
         LimitUnavailableError: When the Prefect API failed.
     """
     occupy = max(1, min(int(occupy), int(size)))
+    lease_id, _ = acquire_some_slots(
+        limit,
+        size,
+        occupy,
+        at_least=occupy,
+        timeout=timeout,
+        max_hold=max_hold,
+        waiting_message=waiting_message,
+        sleep=sleep,
+    )
+    return lease_id
+
+
+def acquire_some_slots(
+    limit: str,
+    size: int,
+    wanted: int,
+    *,
+    at_least: int = 1,
+    timeout: float,
+    max_hold: float,
+    waiting_message: str = "",
+    sleep: Callable[[float], None] | None = None,
+) -> tuple[str, int]:
+    """Take up to ``wanted`` slots of ``limit``, as soon as ``at_least`` of them are free.
+
+    Like :func:`acquire_slots`, but a caller that can use fewer slots (downloads over fewer
+    connections) starts with what is free instead of waiting for all it wanted.
+
+    Returns:
+        ``(lease_id, slots_taken)``.
+
+    Raises:
+        SlotTimeoutError: When not even ``at_least`` slots became free within ``timeout``.
+        LimitUnavailableError: When the Prefect API failed.
+    """
+    wanted = max(1, min(int(wanted), int(size)))
+    at_least = max(1, min(int(at_least), wanted))
     ensure_limit(limit, size)
     started = time.monotonic()
     announced: list[bool] = []
+    asked_at = [_releases_so_far()]
+    first_ask = [True]
 
     def busy() -> None:
         if waiting_message and not announced:
             get_logger().info(waiting_message)
             announced.append(True)
 
-    def take() -> str | None:
+    def take() -> tuple[str, int] | None:
+        asked_at[0] = _releases_so_far()
         try:
-            # Look before asking, one thread of this process at a time: a refused request still writes
-            # to the server's database (its "denied slots" count), and on SQLite two writes that meet
-            # cost a 503 (see .slot_calls).
+            # The first time, ask at once (slots are usually free). After a refusal, look before asking,
+            # one thread of this process at a time: a refused request still writes to the server's
+            # database (its "denied slots" count), and on SQLite two writes that meet cost a 503.
             with _asking:
+                if first_ask[0]:
+                    first_ask[0] = False
+                    lease = take_slots(limit, wanted, SLOT_LEASE_SECONDS)
+                    if lease is not None:
+                        return lease, wanted
                 active, limit_size = read_usage(limit)
-                if active + occupy > limit_size:
+                occupy = min(wanted, limit_size - active)
+                if occupy < at_least:
                     return busy()
                 lease = take_slots(limit, occupy, SLOT_LEASE_SECONDS)
         except Exception as exc:
             if not is_busy(exc):
                 raise LimitUnavailableError(f"Could not take a slot of the Prefect limit {limit!r}: {exc}") from exc
             return busy()
-        return lease if lease is not None else busy()
+        return (lease, occupy) if lease is not None else busy()
+
+    def wait_for_release(seconds: float) -> None:
+        _sleep_until_freed(seconds, unless_since=asked_at[0])
 
     def timed_out(waited: float) -> Exception:
         return SlotTimeoutError(
@@ -165,20 +226,20 @@ def acquire_slots(
             "its slot when its lease expires (about a minute, on a Prefect server whose services run)."
         )
 
-    lease_id = poll_until(
+    lease_id, taken = poll_until(
         take,
         first_delay=0,
         then=_POLL_FIRST,
         maximum=_POLL_MAX,
         timeout=timeout,
         on_timeout=timed_out,
-        sleep=sleep or _sleep_until_freed,
+        sleep=sleep or wait_for_release,
     )
     if announced:
         get_logger().info("Got the slot after %.1f s.", time.monotonic() - started)
     with _renewals_lock:
         _renewals[lease_id] = _Renewal(lease_id, max_hold)
-    return lease_id
+    return lease_id, taken
 
 
 def release_slots(lease_id: str | None) -> None:
@@ -200,7 +261,9 @@ def release_slots(lease_id: str | None) -> None:
                 continue
             get_logger().warning("Could not give back JSOC slot %s (it expires within a minute): %s", lease_id, exc)
             break
+    global _releases
     with _freed:
+        _releases += 1
         _freed.notify_all()
 
 

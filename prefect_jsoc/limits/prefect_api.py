@@ -42,10 +42,10 @@ def ensure_limit(name: str, size: int) -> None:
     with _ensure_lock:  # threads of one process create a limit once; other hosts may race us
         if _ensured.get(key) == size:
             return
-        from prefect import get_client
+        from .slot_calls import prefect_client
 
         try:
-            with get_client(sync_client=True) as client:
+            with prefect_client() as client:
                 for attempt in range(3):
                     try:
                         client.upsert_global_concurrency_limit_by_name(name, size)

@@ -10,12 +10,21 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 
 from prefect_jsoc.settings import JsocSettings
 
-from .leases import SLOT_LEASE_SECONDS, acquire_slots, claim_lease, lease_held, release_slots, watch_lease
+from .leases import (
+    SLOT_LEASE_SECONDS,
+    acquire_slots,
+    acquire_some_slots,
+    claim_lease,
+    lease_held,
+    release_slots,
+    watch_lease,
+)
+from .prefect_api import ensure_limit
 
 __all__ = [
     "acquire_export_slot",
@@ -25,6 +34,7 @@ __all__ = [
     "export_limit",
     "export_limit_name",
     "export_slot_held",
+    "prepare_limits",
     "release_export_slot",
     "watch_export_slot",
 ]
@@ -47,6 +57,25 @@ def download_limit_name(settings: JsocSettings) -> str:
 def export_limit(settings: JsocSettings, email_address: str) -> str:
     """The name of the pending-export limit of ``email_address`` on the settings' server."""
     return export_limit_name(settings, email_address)
+
+
+def prepare_limits(settings: JsocSettings, email_addresses: Iterable[str]) -> None:
+    """Create (or resize) the limits a fetch will take slots of, before its first ``stage`` needs them.
+
+    The flow runs this beside validation, so the first export is submitted without waiting for
+    these API calls. Never raises: ``stage`` reports a Prefect API that cannot be reached.
+
+    Args:
+        settings: Resolved settings.
+        email_addresses: The notify e-mails the fetch's exports will use.
+    """
+    limits = [(export_limit_name(settings, a), settings.max_pending_exports) for a in set(email_addresses)]
+    limits.append((download_limit_name(settings), settings.max_connections))
+    for name, size in limits:
+        try:
+            ensure_limit(name, size)
+        except Exception:  # noqa: BLE001, S112 - stage raises it with its context
+            continue
 
 
 def acquire_export_slot(
@@ -124,7 +153,8 @@ def download_slots(settings: JsocSettings, wanted: int = 1) -> Iterator[int]:
         wanted: How many connections the caller could use (its number of files).
 
     Yields:
-        The number of slots held: ``min(wanted, max_connections)``, at least 1.
+        The number of slots held: at most ``min(wanted, max_connections)``, at least 1 (what was
+        free when the first slot became free).
     """
     name = download_limit_name(settings)
     held = _held_downloads.get() or {}
@@ -132,11 +162,12 @@ def download_slots(settings: JsocSettings, wanted: int = 1) -> Iterator[int]:
         yield max(1, min(int(wanted), held[name]))
         return
     size = settings.max_connections
-    occupy = max(1, min(int(wanted), size))
-    lease = acquire_slots(
+    # Start with the connections that are free (at least one) rather than idle until all are.
+    lease, occupy = acquire_some_slots(
         name,
         size,
-        occupy,
+        max(1, min(int(wanted), size)),
+        at_least=1,
         timeout=settings.export_timeout,
         max_hold=24 * 3600.0,
         waiting_message=f"Waiting for a free download connection (at most {size} per server).",

@@ -87,3 +87,31 @@ def test_429_and_503_are_backed_off_as_retry_after_asks(
     unthrottled = len(calls) - len(throttled)
     assert unthrottled == len({(i, e["what"]) for i, e in enumerate(calls) if e["fault"] is None})
     assert len(calls) <= 2 * unthrottled
+
+
+def test_a_download_starts_with_the_connections_that_are_free(settings: JsocSettings) -> None:
+    """Another run holds one of two connections: a download wanting two starts at once with one."""
+    from prefect_jsoc.limits import acquire_slots, download_limit_name, download_slots, release_slots
+
+    two = settings.model_copy(update={"max_connections": 2, "export_timeout": 5.0})
+    other = acquire_slots(download_limit_name(two), 2, 1, timeout=5, max_hold=60)
+    try:
+        with download_slots(two, wanted=2) as connections:
+            assert connections == 1
+    finally:
+        release_slots(other)
+    with download_slots(two, wanted=2) as connections:  # both free again
+        assert connections == 2
+
+
+def test_a_release_between_a_refused_ask_and_the_sleep_is_not_missed() -> None:
+    """The waiter's sleep returns at once when a slot was given back since it last asked."""
+    import time
+
+    from prefect_jsoc.limits import leases
+
+    asked_at = leases._releases_so_far()
+    leases.release_slots("00000000-0000-0000-0000-000000000000")  # an unknown lease: only the wake-up counts
+    started = time.monotonic()
+    leases._sleep_until_freed(5.0, unless_since=asked_at)
+    assert time.monotonic() - started < 1.0
