@@ -147,16 +147,6 @@ def _server_pid() -> int | None:
         return None
 
 
-def _process_tree_pid(proc_pid: int) -> int:
-    """The busiest process of a ``prefect server start`` tree: the API server may be a child of it."""
-    children = Path(f"/proc/{proc_pid}/task/{proc_pid}/children")
-    try:
-        kids = [int(k) for k in children.read_text().split()]
-    except (OSError, ValueError):
-        kids = []
-    return kids[0] if kids else proc_pid
-
-
 @contextlib.contextmanager
 def _prefect_server(kind: str, ctx: BenchContext) -> Iterator[dict[str, Any]]:
     """A Prefect server for the whole bench: on PostgreSQL (production) or SQLite (the test harness).
@@ -176,10 +166,10 @@ def _prefect_server(kind: str, ctx: BenchContext) -> Iterator[dict[str, Any]]:
 
         with PostgresServer(bin_dir) as pg:
             with PrefectServer(pg.url, ctx.root / "prefect-server", ctx.logs / "prefect-server.log") as server:
-                proc = server._proc
+                proc = server._proc  # the API runs in this process (uvicorn in the foreground)
                 yield {
                     "api_url": server.api_url,
-                    "pid": _process_tree_pid(proc.pid) if proc is not None else None,
+                    "pid": proc.pid if proc is not None else None,
                     "database": f"PostgreSQL {pg.version}",
                 }
         return

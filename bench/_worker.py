@@ -18,6 +18,7 @@ place the emulator's request log on the run's own time line). Jobs:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import operator
@@ -162,6 +163,15 @@ def _imported_since(before: set[str]) -> list[str]:
     return sorted({name.split(".")[0] for name in set(sys.modules) - before})
 
 
+def _heartbeats(on: bool) -> Any:
+    """Prefect's default flow-run heartbeats, or none (information only: what their end-of-run join costs)."""
+    if on:
+        return contextlib.nullcontext()
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
+
+
 def job_jsoc_fetch(spec: dict[str, Any]) -> dict[str, Any]:
     from prefect_jsoc.flows import jsoc_fetch
 
@@ -171,13 +181,8 @@ def job_jsoc_fetch(spec: dict[str, Any]) -> dict[str, Any]:
     before = set(sys.modules)
     start = time.perf_counter()
     try:
-        if spec.get("heartbeats", True):
+        with _heartbeats(spec.get("heartbeats", True)):
             result = jsoc_fetch(queries, path=spec["path"], fail_on_error=False, pack=spec.get("pack", True))
-        else:  # information only: what Prefect's flow-run heartbeat thread costs at the end of a run
-            from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-
-            with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-                result = jsoc_fetch(queries, path=spec["path"], fail_on_error=False, pack=spec.get("pack", True))
         out.update(_fetch_summary(result))
         out["flow_elapsed_seconds"] = result.elapsed_seconds
     except Exception as exc:  # noqa: BLE001 - reported

@@ -263,19 +263,18 @@ def jsoc_fetch(
     )
     progress_key = str(flow_run.id or id(progress))
     with registered_progress(progress_key, progress):
-        # The Prefect limits are created while the blocks are validated, not by the first stage. The
-        # thread runs in a copy of this context, so it sees the same Prefect settings (API URL).
-        preparing = threading.Thread(
+        # The Prefect limits are created while the blocks are validated, not by the first stage (which
+        # waits on ensure_limit's lock if they are not ready yet). The thread runs in a copy of this
+        # context, so it sees the same Prefect settings (API URL).
+        threading.Thread(
             target=contextvars.copy_context().run,
             args=(prepare_limits, settings, _notify_emails(blocks, settings)),
             daemon=True,
-        )
-        preparing.start()
+        ).start()
         validated = _validated(blocks, settings, export=True)
         progress.advance("flow", len(blocks) * STEP_WEIGHTS["validate"], f"Validated {len(blocks)} block(s)")
         searches = search.map(validated, keys=unmapped(keys), settings=unmapped(settings))
         units = plan_exports(validated, pack=pack)
-        preparing.join()
         with_records = sum(len(u.blocks) for u in units)
         logger.info(
             "%d block(s) with records go into %d export(s)%s.",
