@@ -186,7 +186,6 @@ def acquire_some_slots(
     started = time.monotonic()
     announced: list[bool] = []
     asked_at = [_releases_so_far()]
-    first_ask = [True]
 
     def busy() -> None:
         if waiting_message and not announced:
@@ -196,15 +195,10 @@ def acquire_some_slots(
     def take() -> tuple[str, int] | None:
         asked_at[0] = _releases_so_far()
         try:
-            # The first time, ask at once (slots are usually free). After a refusal, look before asking,
-            # one thread of this process at a time: a refused request still writes to the server's
-            # database (its "denied slots" count), and on SQLite two writes that meet cost a 503.
+            # Look before asking, one thread of this process at a time: a refused request still writes
+            # to the server's database (its "denied slots" count), and on SQLite two writes that meet
+            # cost a 503 (see .slot_calls).
             with _asking:
-                if first_ask[0]:
-                    first_ask[0] = False
-                    lease = take_slots(limit, wanted, SLOT_LEASE_SECONDS)
-                    if lease is not None:
-                        return lease, wanted
                 active, limit_size = read_usage(limit)
                 occupy = min(wanted, limit_size - active)
                 if occupy < at_least:

@@ -27,10 +27,9 @@ __all__ = ["BUSY_SERVER", "SlotApiError", "give_back", "is_busy", "prefect_clien
 #: (503), rate limiting (429), a proxy in between (502, 504).
 BUSY_SERVER = frozenset({429, 502, 503, 504})
 
-#: Pauses before asking again after a busy answer, within one call. On SQLite a write that meets
-#: another fails at once rather than waiting its turn, and bursts of the server's own writes (events
-#: of new task runs) last a few hundred ms: short, even pauses find the gaps between them soonest.
-_QUICK_RETRIES = (0.01, 0.02, 0.03, 0.05, 0.05, 0.05, 0.05, 0.1, 0.1, 0.1, 0.2)
+#: Pauses before asking again after a busy answer, within one call. Few: with many runs at once on
+#: a SQLite server, more retries only add writes that collide (the callers poll anyway).
+_QUICK_RETRIES = (0.02, 0.05, 0.1, 0.2)
 
 _clients: dict[str, Any] = {}
 _clients_lock = threading.Lock()
