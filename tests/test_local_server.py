@@ -102,3 +102,33 @@ def test_the_server_answers_and_stops_with_its_owner() -> None:
         assert server.api_url.startswith("http://127.0.0.1:")
     assert _gone(pid)
     assert not server.state_dir.exists()
+
+
+def test_many_writers_at_once_queue_for_the_sqlite_database_instead_of_failing(prefect_harness: str) -> None:
+    """Each flow run's creation reads, then writes; on SQLite, concurrent writers used to be refused
+    with HTTP 503 (Prefect's client then backs off 2, 4, 8... s and gives up after five retries)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from prefect import get_client
+    from prefect.exceptions import PrefectHTTPStatusError
+    from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+
+    def create_runs(flow_id: object, n: int) -> list[int]:
+        statuses = []
+        with temporary_settings({PREFECT_CLIENT_MAX_RETRIES: 0}), get_client(sync_client=True) as client:
+            for _ in range(n):
+                try:
+                    response = client.request("POST", "/flow_runs/", json={"flow_id": str(flow_id), "name": "writer"})
+                except PrefectHTTPStatusError as refused:
+                    response = refused.response
+                statuses.append(response.status_code)
+        return statuses
+
+    with get_client(sync_client=True) as client:
+        flow_id = client.create_flow_from_name("sqlite-writers")
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        statuses = [s for batch in pool.map(create_runs, [flow_id] * 12, [8] * 12) for s in batch]
+
+    assert len(statuses) == 96
+    assert statuses.count(503) == 0, f"{statuses.count(503)} of 96 flow-run creations refused with HTTP 503"
+    assert set(statuses) == {201}

@@ -8,7 +8,8 @@ would block every later run. :class:`LocalPrefectServer` replaces it for the ``p
 command:
 
 * it listens on 127.0.0.1 on a free port, without UI or analytics, on the usual ``$PREFECT_HOME``
-  database, so its runs show up later in ``prefect server start``;
+  database, so its runs show up later in ``prefect server start``; on SQLite its writers queue for
+  the database lock instead of failing with HTTP 503 when many flows run at once;
 * it runs the server's services in non-ephemeral mode with the repossessor every
   :data:`REPOSSESSOR_LOOP_SECONDS` and leases kept on disk, so a lease leaked by a killed run is
   freed by the next run's server; services a one-command server does not need are off;
@@ -30,6 +31,7 @@ Modules:
     api: :func:`local_prefect_api`, pointing this process's Prefect client at that server.
     state_files: the files the server and its owner share (``server.json`` with the port, the log).
     serve: the child process itself (``python -m prefect_jsoc.local_server``).
+    sqlite_writes: on SQLite, writers wait for the database lock instead of failing with HTTP 503.
     parent_watch: how the child notices that its parent is gone.
     errors: :class:`LocalServerError`.
 """

@@ -46,6 +46,9 @@ def serve(parent_pid: int, state_dir: Path, die_with_parent_thread: bool = False
         import uvicorn
         from prefect.server.api.server import create_app
 
+        from prefect_jsoc.local_server.sqlite_writes import queue_sqlite_writes
+
+        queue_sqlite_writes()
         config = uvicorn.Config(create_app(final=True), lifespan="on", log_level="error", timeout_graceful_shutdown=5)
         server = uvicorn.Server(config)
         watch.server = server
