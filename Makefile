@@ -20,8 +20,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/prefect-jsoc demo
 
+# The suite waits (on leases, servers, slow downloads) about as much as it computes, so two workers,
+# each with its own emulator and Prefect server, halve it on two cores. A module stays on one worker.
+PYTEST_WORKERS ?= 2
+
 test: $(STAMP) check
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 # Static checks (part of `make test`): lint, formatting, docstrings on the public API.
 check: $(STAMP)

@@ -165,6 +165,30 @@ def test_sigkill_of_the_command_leaves_no_server_behind(command_env, tmp_path: P
     )
 
 
+_STALE_WAKEUP_FD = """
+import asyncio, signal, threading
+from prefect_jsoc.cli.interrupts import Interrupts
+
+loop = asyncio.new_event_loop()
+loop.add_signal_handler(signal.SIGUSR1, lambda: None)  # the wake-up fd is now the loop's pipe
+closer = threading.Thread(target=loop.close)  # off the main thread it closes the pipe, cannot unset the fd
+closer.start()
+closer.join()
+with Interrupts().installed():
+    pass
+print("wake-up fd after the command:", signal.set_wakeup_fd(-1))
+"""
+
+
+def test_a_command_run_where_an_event_loop_left_a_closed_wakeup_fd_still_succeeds() -> None:
+    # As when the CLI runs inside a test session or a notebook whose earlier event loop was collected
+    # from another thread: the command must not fail at its end restoring that dead fd.
+    done = subprocess.run([sys.executable, "-c", _STALE_WAKEUP_FD], capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "wake-up fd after the command: -1" in done.stdout
+
+
 @pytest.mark.parametrize(
     ("signum", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
 )

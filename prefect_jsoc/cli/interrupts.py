@@ -97,7 +97,12 @@ class Interrupts:
         finally:
             for signum, handler in saved.items():
                 signal.signal(signum, handler)
-            signal.set_wakeup_fd(saved_fd)
+            try:
+                signal.set_wakeup_fd(saved_fd)
+            except (OSError, ValueError):
+                # Its owner closed it meanwhile (an event loop collected from another thread cannot
+                # unset it): put back none rather than fail a command that has finished its work.
+                signal.set_wakeup_fd(-1)
             os.close(write_fd)  # the watcher reads EOF and ends
             watcher.join(timeout=1)
             os.close(read_fd)
