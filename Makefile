@@ -38,7 +38,7 @@ format: $(STAMP)
 	$(BIN)/ruff format prefect_jsoc tests bench flows deployments tools
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow and not ui"
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not slow and not ui"
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
