@@ -143,7 +143,6 @@ def acquire_slots(
         SlotTimeoutError: When the slots did not become free within ``timeout``.
         LimitUnavailableError: When the Prefect API failed.
     """
-    occupy = max(1, min(int(occupy), int(size)))
     lease_id, _ = acquire_some_slots(
         limit,
         size,

@@ -166,7 +166,7 @@ def download_slots(settings: JsocSettings, wanted: int = 1) -> Iterator[int]:
     lease, occupy = acquire_some_slots(
         name,
         size,
-        max(1, min(int(wanted), size)),
+        wanted,
         at_least=1,
         timeout=settings.export_timeout,
         max_hold=24 * 3600.0,
