@@ -8,6 +8,7 @@ same fetch again in the test process and checks what the emulator saw.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -40,15 +41,18 @@ def requests(emu: JsocEmulator, name: str) -> int:
     return int(emu.stats()["requests"].get(name, 0))
 
 
-def awaiting(emu: JsocEmulator) -> bool:
-    """The first export is submitted and an ``await_export`` task run is running (asked of the
-    shared Prefect API: the first status poll only comes when JSOC's ``wait`` estimate has passed)."""
+def awaiting(emu: JsocEmulator, since: dt.datetime) -> bool:
+    """The first export is submitted and an ``await_export`` task run that started after ``since`` is
+    running (asked of the shared Prefect API: the first status poll only comes when JSOC's ``wait``
+    estimate has passed). ``since`` keeps out the runs left "Running" by processes earlier tests
+    killed: the same task names, on the same Prefect server."""
     if emu.stats()["exports_submitted"] != 1:
         return False
     from prefect import get_client
     from prefect.client.schemas.filters import (
         TaskRunFilter,
         TaskRunFilterName,
+        TaskRunFilterStartTime,
         TaskRunFilterState,
         TaskRunFilterStateName,
     )
@@ -56,6 +60,7 @@ def awaiting(emu: JsocEmulator) -> bool:
     running = TaskRunFilter(
         name=TaskRunFilterName(like_="await_export"),
         state=TaskRunFilterState(name=TaskRunFilterStateName(any_=["Running"])),
+        start_time=TaskRunFilterStartTime(after_=since),
     )
     with get_client(sync_client=True) as client:
         return bool(client.read_task_runs(task_run_filter=running, limit=1))
@@ -91,8 +96,9 @@ def test_killed_while_awaiting_the_export_reattaches_to_the_same_request(
 ) -> None:
     emu.configure(export_delay=6.0)  # long enough to kill it while JSOC is still staging
     target = tmp_path / "data"
+    since = dt.datetime.now(dt.UTC)
     with FetchProcess(emu, target, SPECS).start() as first:
-        kill_when(first, lambda: awaiting(emu), "the first export to be awaited")
+        kill_when(first, lambda: awaiting(emu, since), "the first export to be awaited")
     stats = emu.stats()
     assert stats["pending_now"] == 1 and requests(emu, "file:GET") == 0  # killed mid-staging
     assert requests(emu, "jsoc_fetch:exp_request") == 1
@@ -149,8 +155,9 @@ def test_emulator_restart_between_runs_restages_each_lost_export_once(
 ) -> None:
     emu.configure(export_delay=30.0)  # it will never complete: the server forgets it first
     target = tmp_path / "data"
+    since = dt.datetime.now(dt.UTC)
     with FetchProcess(emu, target, SPECS).start() as first:
-        kill_when(first, lambda: awaiting(emu), "the first export to be awaited")
+        kill_when(first, lambda: awaiting(emu, since), "the first export to be awaited")
     assert requests(emu, "jsoc_fetch:exp_request") == 1
     emu.configure(export_delay=0.5)
     emu.restart()  # same port; every export is forgotten (as after a JSOC purge)
