@@ -24,6 +24,7 @@ from prefect.cache_policies import CachePolicy
 from prefect.locking.filesystem import FileSystemLockManager
 from prefect.locking.protocol import LockManager
 
+from prefect_jsoc._log import get_logger
 from prefect_jsoc.errors import InvalidOptionError
 from prefect_jsoc.models import ExportUnit, SearchResult
 from prefect_jsoc.query import JsocQuery, ValidatedQuery
@@ -103,6 +104,14 @@ class ExpiringLocks(LockManager):
         self, key: str, holder: str, acquire_timeout: float | None = None, hold_timeout: float | None = None
     ) -> bool:
         hold = hold_timeout if hold_timeout is not None else self.hold_seconds
+        if self.inner.is_locked(key) and not self.inner.is_lock_holder(key, holder):
+            # Otherwise a re-run right after a crash mid-stage would wait in silence.
+            get_logger().info(
+                "Another run is staging the same export (lock %s); waiting until it is done, or at most "
+                "%.0f s if that run was killed.",
+                key,
+                self.hold_seconds,
+            )
         for _ in range(50):
             try:
                 return self.inner.acquire_lock(key, holder, acquire_timeout, hold)

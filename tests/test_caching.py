@@ -65,6 +65,26 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
         server.wait(10)
 
 
+def test_a_stage_lock_left_by_a_killed_run_is_announced_then_taken_over(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from prefect.locking.filesystem import FileSystemLockManager
+
+    locks = ExpiringLocks(FileSystemLockManager(tmp_path / "locks"), hold_seconds=1.0)
+    assert locks.acquire_lock("jsoc-stage-key", holder="run-that-gets-killed")
+    with caplog.at_level("INFO", logger="prefect_jsoc"):
+        assert locks.acquire_lock("jsoc-stage-key", holder="next-run", acquire_timeout=5)
+
+    assert locks.is_lock_holder("jsoc-stage-key", "next-run")
+    waiting = [r.getMessage() for r in caplog.records if "Another run is staging the same export" in r.getMessage()]
+    assert len(waiting) == 1 and "at most 1 s if that run was killed" in waiting[0]
+    caplog.clear()
+    with caplog.at_level("INFO", logger="prefect_jsoc"):  # a free lock is taken without a word
+        locks.release_lock("jsoc-stage-key", "next-run")
+        assert locks.acquire_lock("jsoc-stage-key", holder="third-run")
+    assert not caplog.records
+
+
 def test_a_redis_lock_left_by_a_killed_holder_expires(redis_url: str) -> None:
     from prefect_redis.locking import RedisLockManager
 
