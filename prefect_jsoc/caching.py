@@ -4,7 +4,8 @@
 never on the e-mail or the host, so a re-run anywhere that shares Prefect's result storage re-attaches
 to the same request. Concurrent runs of the same key are isolated with Prefect's SERIALIZABLE cache
 isolation and a Prefect lock manager (files by default), whose locks are given a hold timeout so that
-a run killed while holding one cannot block that key for long. Across hosts the pending-export slot (a Prefect global
+a run killed while holding one cannot block that key for long, and whose lock files are read safely
+while another run is writing one. Across hosts the pending-export slot (a Prefect global
 concurrency limit) already serialises one e-mail's submissions, and JSOC answers identical
 requests with the same request id; ``PREFECT_JSOC_LOCK_MANAGER=redis://host:port/db`` switches to
 prefect-redis's lock manager for strict isolation across hosts.
@@ -16,7 +17,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ __all__ = [
     "STAGE_CACHE_EXPIRATION",
     "STAGE_CACHE_POLICY",
     "ExpiringLocks",
+    "ReadSafeFileLocks",
     "lock_manager",
     "search_key",
     "stage_key",
@@ -112,11 +113,6 @@ class ExpiringLocks(LockManager):
                 key,
                 self.hold_seconds,
             )
-        for _ in range(50):
-            try:
-                return self.inner.acquire_lock(key, holder, acquire_timeout, hold)
-            except ValueError:  # read another holder's lock file between its creation and its write
-                time.sleep(0.1)
         return self.inner.acquire_lock(key, holder, acquire_timeout, hold)
 
     async def aacquire_lock(
@@ -144,6 +140,42 @@ class ExpiringLocks(LockManager):
         return self.inner.is_lock_holder(key, holder)
 
 
+class ReadSafeFileLocks(FileSystemLockManager):
+    """Prefect's file-system lock manager, safe to read while another run is taking a lock.
+
+    Prefect creates a lock file empty (the exclusive step) and writes its holder after; a run that
+    reads it in between got ``ValueError`` from the JSON parser and its task failed. Here such a file
+    counts as held by a holder not known yet, until :data:`LOCK_HOLD_SECONDS` after its creation (a
+    writer killed in between cannot block the key for longer). A lock file that another waiter
+    removes first counts as free.
+
+    Args:
+        lock_files_directory: Where the lock files are kept.
+        hold_seconds: How long an unwritten lock file counts as held.
+    """
+
+    def __init__(self, lock_files_directory: Path, hold_seconds: float = LOCK_HOLD_SECONDS) -> None:
+        super().__init__(lock_files_directory)
+        self.hold_seconds = hold_seconds
+
+    def _get_lock_info(self, key: str, use_cache: bool = True) -> Any:
+        try:
+            return super()._get_lock_info(key, use_cache)
+        except ValueError:  # created, not written yet; not cached, so the next look reads it again
+            path = self._lock_path_for_key(key)
+            try:
+                created = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
+            except FileNotFoundError:
+                return None
+            return {"holder": "", "expiration": created + dt.timedelta(seconds=self.hold_seconds), "path": path}
+
+    def is_locked(self, key: str, use_cache: bool = False) -> bool:
+        try:
+            return super().is_locked(key, use_cache)
+        except FileNotFoundError:  # another waiter removed the expired lock file first
+            return False
+
+
 def lock_manager(url: str | None = None) -> ExpiringLocks:
     """The lock manager of ``stage``: Redis for a ``redis://`` URL, else the file system (one machine).
 
@@ -165,7 +197,7 @@ def lock_manager(url: str | None = None) -> ExpiringLocks:
         )
     from prefect.settings import get_current_settings
 
-    return ExpiringLocks(FileSystemLockManager(Path(get_current_settings().home) / "prefect-jsoc-locks"))
+    return ExpiringLocks(ReadSafeFileLocks(Path(get_current_settings().home) / "prefect-jsoc-locks"))
 
 
 STAGE_CACHE_POLICY = CachePolicy.from_cache_key_fn(stage_key).configure(

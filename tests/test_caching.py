@@ -68,9 +68,9 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
 def test_a_stage_lock_left_by_a_killed_run_is_announced_then_taken_over(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from prefect.locking.filesystem import FileSystemLockManager
+    from prefect_jsoc.caching import ReadSafeFileLocks
 
-    locks = ExpiringLocks(FileSystemLockManager(tmp_path / "locks"), hold_seconds=1.0)
+    locks = ExpiringLocks(ReadSafeFileLocks(tmp_path / "locks"), hold_seconds=1.0)
     assert locks.acquire_lock("jsoc-stage-key", holder="run-that-gets-killed")
     with caplog.at_level("INFO", logger="prefect_jsoc"):
         assert locks.acquire_lock("jsoc-stage-key", holder="next-run", acquire_timeout=5)
@@ -83,6 +83,69 @@ def test_a_stage_lock_left_by_a_killed_run_is_announced_then_taken_over(
         locks.release_lock("jsoc-stage-key", "next-run")
         assert locks.acquire_lock("jsoc-stage-key", holder="third-run")
     assert not caplog.records
+
+
+def test_a_lock_file_being_written_by_another_run_counts_as_held_not_as_an_error(tmp_path: Path) -> None:
+    from prefect_jsoc.caching import ReadSafeFileLocks
+
+    files = ReadSafeFileLocks(tmp_path / "locks", hold_seconds=60.0)
+    locks = ExpiringLocks(files, hold_seconds=60.0)
+    # another run has created its lock file (the exclusive step) and not written its holder yet
+    files.lock_files_directory.mkdir(parents=True)
+    (files.lock_files_directory / "jsoc-stage-key.lock").touch()
+
+    assert locks.is_locked("jsoc-stage-key")
+    assert not locks.is_lock_holder("jsoc-stage-key", "this-run")
+    assert not locks.acquire_lock("jsoc-stage-key", holder="this-run", acquire_timeout=0.3)
+    assert locks.is_locked("jsoc-stage-key")  # left for its writer
+
+
+def test_a_lock_file_whose_writer_was_killed_before_writing_it_expires(tmp_path: Path) -> None:
+    from prefect_jsoc.caching import ReadSafeFileLocks
+
+    files = ReadSafeFileLocks(tmp_path / "locks", hold_seconds=60.0)
+    locks = ExpiringLocks(files, hold_seconds=60.0)
+    files.lock_files_directory.mkdir(parents=True)
+    unwritten = files.lock_files_directory / "jsoc-stage-key.lock"
+    unwritten.touch()
+    created = time.time() - 61
+    os.utime(unwritten, (created, created))
+
+    assert not locks.is_locked("jsoc-stage-key")
+    assert locks.acquire_lock("jsoc-stage-key", holder="next-run", acquire_timeout=1)
+    assert locks.is_lock_holder("jsoc-stage-key", "next-run")
+    assert json.loads(unwritten.read_text())["holder"] == "next-run"
+
+
+def test_many_threads_taking_one_file_lock_each_get_it_once_without_errors(tmp_path: Path) -> None:
+    import threading
+
+    from prefect_jsoc.caching import ReadSafeFileLocks
+
+    locks = ExpiringLocks(ReadSafeFileLocks(tmp_path / "locks"))
+    holding: list[str] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def take_and_release(holder: str) -> None:
+        try:
+            start.wait()
+            for _ in range(25):
+                assert locks.acquire_lock("jsoc-stage-key", holder=holder, acquire_timeout=30)
+                holding.append(holder)
+                assert len(set(holding)) == 1, f"two holders at once: {set(holding)}"
+                holding.remove(holder)
+                locks.release_lock("jsoc-stage-key", holder)
+        except BaseException as exc:  # reported below, with the holder that failed
+            errors.append(exc)
+
+    threads = [threading.Thread(target=take_and_release, args=(f"run-{i}",)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors, errors
+    assert not locks.is_locked("jsoc-stage-key")
 
 
 def test_a_redis_lock_left_by_a_killed_holder_expires(redis_url: str) -> None:
