@@ -148,15 +148,7 @@ class ReadSafeFileLocks(FileSystemLockManager):
     counts as held by a holder not known yet, until :data:`LOCK_HOLD_SECONDS` after its creation (a
     writer killed in between cannot block the key for longer). A lock file that another waiter
     removes first counts as free.
-
-    Args:
-        lock_files_directory: Where the lock files are kept.
-        hold_seconds: How long an unwritten lock file counts as held.
     """
-
-    def __init__(self, lock_files_directory: Path, hold_seconds: float = LOCK_HOLD_SECONDS) -> None:
-        super().__init__(lock_files_directory)
-        self.hold_seconds = hold_seconds
 
     def _get_lock_info(self, key: str, use_cache: bool = True) -> Any:
         try:
@@ -167,7 +159,7 @@ class ReadSafeFileLocks(FileSystemLockManager):
                 created = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
             except FileNotFoundError:
                 return None
-            return {"holder": "", "expiration": created + dt.timedelta(seconds=self.hold_seconds), "path": path}
+            return {"holder": "", "expiration": created + dt.timedelta(seconds=LOCK_HOLD_SECONDS), "path": path}
 
     def is_locked(self, key: str, use_cache: bool = False) -> bool:
         try:

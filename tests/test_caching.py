@@ -88,8 +88,8 @@ def test_a_stage_lock_left_by_a_killed_run_is_announced_then_taken_over(
 def test_a_lock_file_being_written_by_another_run_counts_as_held_not_as_an_error(tmp_path: Path) -> None:
     from prefect_jsoc.caching import ReadSafeFileLocks
 
-    files = ReadSafeFileLocks(tmp_path / "locks", hold_seconds=60.0)
-    locks = ExpiringLocks(files, hold_seconds=60.0)
+    files = ReadSafeFileLocks(tmp_path / "locks")
+    locks = ExpiringLocks(files)
     # another run has created its lock file (the exclusive step) and not written its holder yet
     files.lock_files_directory.mkdir(parents=True)
     (files.lock_files_directory / "jsoc-stage-key.lock").touch()
@@ -101,14 +101,14 @@ def test_a_lock_file_being_written_by_another_run_counts_as_held_not_as_an_error
 
 
 def test_a_lock_file_whose_writer_was_killed_before_writing_it_expires(tmp_path: Path) -> None:
-    from prefect_jsoc.caching import ReadSafeFileLocks
+    from prefect_jsoc.caching import LOCK_HOLD_SECONDS, ReadSafeFileLocks
 
-    files = ReadSafeFileLocks(tmp_path / "locks", hold_seconds=60.0)
-    locks = ExpiringLocks(files, hold_seconds=60.0)
+    files = ReadSafeFileLocks(tmp_path / "locks")
+    locks = ExpiringLocks(files)
     files.lock_files_directory.mkdir(parents=True)
     unwritten = files.lock_files_directory / "jsoc-stage-key.lock"
     unwritten.touch()
-    created = time.time() - 61
+    created = time.time() - LOCK_HOLD_SECONDS - 1
     os.utime(unwritten, (created, created))
 
     assert not locks.is_locked("jsoc-stage-key")
